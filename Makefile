@@ -1,0 +1,28 @@
+# `make demo` and `make test` work on a fresh machine with only python3.11 and make: they build .venv first.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+PYTEST_ARGS ?=
+
+.PHONY: setup demo test lint bench clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+demo: setup
+	$(BIN)/stepgrpo score --example
+
+test: setup
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
+
+bench: setup
+	$(BIN)/python benchmarks/rewards.py
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

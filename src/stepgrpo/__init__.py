@@ -1,0 +1,1 @@
+"""Step-wise rewards and advantages for GRPO."""

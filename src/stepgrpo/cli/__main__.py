@@ -1,0 +1,3 @@
+from stepgrpo.cli import main
+
+main()

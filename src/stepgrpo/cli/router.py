@@ -1,0 +1,142 @@
+"""R1-Router commands: `kb build`, `kb query`, `router-data`, `router-world`."""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from stepgrpo.cli.app import app
+
+kb_app = typer.Typer(help="Knowledge bases for R1-Router: build an index, query it.", no_args_is_help=True)
+app.add_typer(kb_app, name="kb")
+_err = Console(stderr=True, soft_wrap=True)
+_out = Console(soft_wrap=True)
+
+
+class KBKind(StrEnum):
+    text = "text"
+    image_text = "image_text"
+    table = "table"
+
+
+class RetrieverKind(StrEnum):
+    bm25 = "bm25"
+    dense = "dense"
+
+
+class FinalWording(StrEnum):
+    train = "train"
+    eval = "eval"
+
+
+def _fail(message: str) -> typer.Exit:
+    _err.print(f"[red]error:[/red] {message}", highlight=False, markup=True)
+    return typer.Exit(1)
+
+
+@kb_app.command("build")
+def kb_build(
+    source: Annotated[Path, typer.Argument(help="text.jsonl, image_text.jsonl, tables.jsonl or a folder")],
+    out: Annotated[Path, typer.Argument(help="index folder to write")],
+    kind: Annotated[KBKind | None, typer.Option(help="kind of a SOURCE file named otherwise")] = None,
+    retriever: Annotated[RetrieverKind, typer.Option(help="bm25 or dense")] = RetrieverKind.bm25,
+    embedding_model: Annotated[Path | None, typer.Option(help="local sentence-transformers folder")] = None,
+    force: Annotated[bool, typer.Option(help="replace OUT if it exists")] = False,
+) -> None:
+    """Validate knowledge-base sources and write a persistent, checksummed index."""
+    from stepgrpo.router.embed import EmbeddingUnavailable
+    from stepgrpo.router.kb import KBError, KnowledgeBases
+
+    try:
+        kbs = KnowledgeBases.build(source, out, kind=kind.value if kind else None, retriever=retriever.value,
+                                   embedding_model=embedding_model, force=force)
+    except (KBError, EmbeddingUnavailable) as error:
+        raise _fail(str(error)) from None
+    counts = ", ".join(f"{k}: {len(kb)} documents" for k, kb in kbs.items())
+    _out.print(f"built {retriever.value} index {out} ({counts})", highlight=False)
+
+
+@kb_app.command("query")
+def kb_query(
+    index: Annotated[Path, typer.Argument(help="index folder written by `stepgrpo kb build`")],
+    text: Annotated[str, typer.Argument(help="the query")],
+    kb: Annotated[KBKind | None, typer.Option(help="knowledge base to search (default: every one)")] = None,
+    k: Annotated[int, typer.Option("-k", "--k", min=1, help="number of hits per knowledge base")] = 5,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object per hit")] = False,
+    verify: Annotated[bool, typer.Option(help="check every index file's SHA-256 before searching")] = True,
+) -> None:
+    """Search an index and print the top-k hits."""
+    from stepgrpo.router.embed import EmbeddingUnavailable
+    from stepgrpo.router.kb import KBError, KnowledgeBases
+
+    try:
+        kbs = KnowledgeBases.load(index, verify=verify)
+        kinds = [kb.value] if kb else list(kbs)
+        hits = [hit for kind in kinds for hit in kbs.search(text, kind, k)]
+    except (KBError, EmbeddingUnavailable) as error:
+        raise _fail(str(error)) from None
+    except KeyError as error:
+        raise _fail(str(error.args[0])) from None
+    if as_json:
+        for hit in hits:
+            print(json.dumps({"id": hit.id, "kb": hit.kb, "score": hit.score, "text": hit.text,
+                              "image": str(hit.image) if hit.image else None}, ensure_ascii=False))
+        return
+    table = Table("kb", "id", "score", "text")
+    for hit in hits:
+        image = f"\n[{hit.image}]" if hit.image else ""
+        table.add_row(hit.kb, escape(hit.id), f"{hit.score:.3f}", escape(hit.text + image))
+    _out.print(table if hits else "no hits")
+
+
+@app.command("router-data")
+def router_data(
+    trajectories: Annotated[Path, typer.Argument(help="reference trajectories (JSONL, JSON, parquet)")],
+    out: Annotated[Path, typer.Argument(help="step rows to write (.jsonl, .json, .parquet or a folder)")],
+    final_wording: Annotated[FinalWording, typer.Option(help="final request worded as in train or eval")] = (
+        FinalWording.train),
+) -> None:
+    """Turn R1-Router reference trajectories into per-step R1-Router Step-GRPO training rows."""
+    from stepgrpo.data.io import DataFileError, write_rows
+    from stepgrpo.router.records import trajectories_to_rows
+
+    try:
+        rows, problems = trajectories_to_rows(trajectories, out, final_wording.value)
+    except DataFileError as error:
+        raise _fail(str(error)) from None
+    if problems:
+        shown = "\n  ".join(problems[:20])
+        more = f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""
+        raise _fail(f"{len(problems)} problem(s) in {trajectories}, nothing written:\n  {shown}{more}")
+    write_rows(out, rows)
+    by_role: dict[str, int] = {}
+    for row in rows:
+        by_role[row["role"]] = by_role.get(row["role"], 0) + 1
+    summary = ", ".join(f"{role}: {n}" for role, n in by_role.items())
+    _out.print(f"wrote {len(rows)} step rows to {out} ({summary})", highlight=False)
+
+
+@app.command("router-world")
+def router_world(
+    out: Annotated[Path, typer.Argument(help="folder for the world's KB sources, index and trajectories")],
+    seed: Annotated[int, typer.Option(help="random seed; the same seed gives the same files")] = 0,
+    n: Annotated[int, typer.Option("--n", min=1, help="number of questions")] = 200,
+    force: Annotated[bool, typer.Option(help="replace OUT if it is not empty")] = False,
+) -> None:
+    """Generate the R1-Router multi-hop world: knowledge bases, index and reference trajectories."""
+    from stepgrpo.router.world import WorldConfig, generate_world
+
+    try:
+        summary = generate_world(out, WorldConfig(seed=seed, questions=n), force=force)
+    except (FileExistsError, ValueError) as error:
+        raise _fail(str(error)) from None
+    _out.print(f"wrote {summary['questions']} questions to {out / 'trajectories.jsonl'} "
+               f"(lookups per question: {summary['hops']}; lookups per KB: {summary['routes']}); "
+               f"index in {out / 'kb'}", highlight=False)

@@ -1,0 +1,117 @@
+"""`stepgrpo score FILE`: score completions with StepRAR + StepRVR, with the reasons."""
+
+from __future__ import annotations
+
+from collections import Counter
+from importlib.resources import files
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from stepgrpo.cli.app import app
+from stepgrpo.data.io import DataFileError, Row, RowError, iter_rows, write_rows
+from stepgrpo.parsing import get_format
+from stepgrpo.rewards.accuracy import ALPHA, accuracy_report
+from stepgrpo.rewards.matching import key_step_groups
+from stepgrpo.rewards.trl import as_choices, completion_text
+from stepgrpo.rewards.validity import validity_report
+
+EXAMPLE = files("stepgrpo") / "examples" / "score_example.jsonl"
+
+
+def score_row(row: Row, alpha: float, fmt: str) -> dict[str, Any]:
+    """One row's rewards and reasons; raises `ValueError` naming the bad field."""
+    data = row.data
+    completion = data.get("completion")
+    if completion is None or not isinstance(completion, str | list | dict):
+        raise ValueError("field 'completion': missing or not a string / conversation")
+    solution = data.get("solution")
+    if not isinstance(solution, str | int | float) or isinstance(solution, bool):
+        raise ValueError("field 'solution': missing or not a string")
+    key_steps = data.get("key_steps")
+    if key_steps is not None and not isinstance(key_steps, list | dict):
+        raise ValueError("field 'key_steps': must be a list of key steps (each a list of alternatives) "
+                         "or {'Steps': [...]}")
+    try:
+        choices = as_choices(data.get("choices"))
+    except (ValueError, TypeError) as error:
+        raise ValueError(f"field 'choices': {error}") from None
+    text = completion_text(completion)
+    accuracy = accuracy_report(text, str(solution), key_steps, choices, fmt)
+    validity = validity_report(text, fmt)
+    step_accuracy = accuracy.reward(alpha)
+    step_validity = 1.0 if validity.ok else 0.0
+    return {
+        "id": data.get("id", row.where),
+        "reward": step_accuracy + step_validity,
+        "step_accuracy": step_accuracy,
+        "step_validity": step_validity,
+        "answer": accuracy.answer,
+        "answer_correct": accuracy.correct,
+        "key_steps_matched": [group[0] for group, hit in zip(key_step_groups(key_steps), accuracy.matched,
+                                                              strict=True) if hit],
+        "key_step_fraction": accuracy.key_step_fraction,
+        "validity": validity.reason,
+    }
+
+
+@app.command()
+def score(
+    file: Annotated[Path | None, typer.Argument(help="JSONL/JSON/parquet rows: completion, solution, key_steps, "
+                                                     "optional choices.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Per-row rewards (JSONL). Default: FILE.scores.jsonl")] = None,
+    alpha: Annotated[float, typer.Option(help="Weight of the key-step fraction in r_auc.")] = ALPHA,
+    reasoning_format: Annotated[str, typer.Option("--format", help="Reasoning format: r1vl or think.")] = "r1vl",
+    example: Annotated[bool, typer.Option(help="Score the bundled example file.")] = False,
+) -> None:
+    """Score completions with the paper's reward r = r_auc (StepRAR) + r_val (StepRVR)."""
+    console = Console()
+    err = Console(stderr=True, soft_wrap=True)
+    if example:
+        file = Path(str(EXAMPLE))
+        out = out or Path("runs/score_example.scores.jsonl")
+    if file is None:
+        raise typer.BadParameter("give a FILE or --example")
+    try:
+        get_format(reasoning_format)
+        items = list(iter_rows(file))
+    except (ValueError, DataFileError) as error:
+        err.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(2) from None
+    results: list[dict[str, Any]] = []
+    errors: list[str] = []
+    for item in items:
+        if isinstance(item, RowError):
+            errors.append(str(item))
+            continue
+        try:
+            results.append(score_row(item, alpha, reasoning_format))
+        except ValueError as error:
+            errors.append(f"{item.where}: {error}")
+    for message in errors:
+        err.print(f"[red]skipped[/red] {message}")
+    out = out or file.with_name(file.name.split(".")[0] + ".scores.jsonl")
+    write_rows(out, results)
+    console.print(_summary(results, len(errors)))
+    console.print(f"per-row rewards and reasons: {out}")
+    if errors:
+        raise typer.Exit(1)
+
+
+def _summary(results: list[dict[str, Any]], skipped: int) -> Table:
+    table = Table(title="StepGRPO rewards (r = r_auc + r_val)")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    n = len(results) or 1
+    table.add_row("rows scored", str(len(results)))
+    table.add_row("rows skipped", str(skipped))
+    for key, label in [("reward", "mean reward"), ("step_accuracy", "mean r_auc (StepRAR)"),
+                       ("step_validity", "mean r_val (StepRVR)"), ("answer_correct", "answer accuracy"),
+                       ("key_step_fraction", "mean key-step fraction")]:
+        table.add_row(label, f"{sum(float(r[key]) for r in results) / n:.3f}")
+    for reason, count in Counter(r["validity"] for r in results if not r["step_validity"]).most_common():
+        table.add_row(f"invalid: {reason}", str(count))
+    return table

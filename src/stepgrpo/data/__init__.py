@@ -1,0 +1,1 @@
+"""Dataset rows: reading, writing, layouts and prompts."""

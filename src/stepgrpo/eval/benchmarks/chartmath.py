@@ -1,0 +1,60 @@
+"""ChartMath, the project's synthetic chart task (`stepgrpo.data.chartmath`), and any table in the
+same shape: `question`, `image` or `image_path` (relative to the file), `answer` or a reference
+`solution` whose final-answer section holds it, optional `choices` (a dict of letters or a list)
+and `id`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from stepgrpo.eval import scoring
+from stepgrpo.eval.benchmarks.base import (
+    Benchmark,
+    BenchmarkDataError,
+    Item,
+    image_ref,
+    lettered,
+    read_table,
+    require,
+    text,
+    unique_ids,
+)
+
+
+def load(path: Path) -> list[Item]:
+    roots = [path.parent if path.is_file() else path]
+    items = []
+    for index, row in enumerate(read_table(path)):
+        question = text(require(row, "question"))
+        answer = row.data.get("answer")
+        if answer in (None, ""):
+            answer = scoring.final_answer(text(require(row, "solution")))
+            if not answer:
+                raise BenchmarkDataError(f"{row.where}: no 'answer' field and no final answer in 'solution'")
+        choices = row.data.get("choices")
+        if isinstance(choices, list):
+            choices = lettered(choices)
+        image = row.data.get("image") or row.data.get("image_path")
+        items.append(Item(
+            id=text(row.data.get("id") or index), question=question, answer=text(answer).strip(),
+            image=image_ref(image, roots, row.where, "image") if image else None,
+            choices={str(k): text(v) for k, v in choices.items()} if choices else None,
+            choices_in_question="Choices:" in question,
+            meta={"task_type": row.data.get("task_type")}, where=row.where,
+        ))
+    return unique_ids(items)
+
+
+def correct(item: Item, answer: str | None) -> bool:
+    if item.choices and item.answer in item.choices:
+        return scoring.letter_correct(answer, item.answer, item.choices)
+    return scoring.value_correct(answer, item.answer)
+
+
+BENCHMARK = Benchmark(
+    name="chartmath", title="ChartMath (synthetic)", load=load, correct=correct,
+    summarize=lambda records: scoring.grouped_accuracy(records, "task_type"), primary="accuracy",
+    layout="test.jsonl written by `stepgrpo data chartmath` (images/ beside it), or any table of "
+           "question / image(_path) / answer (or solution) / choices",
+)

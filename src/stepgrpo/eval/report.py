@@ -1,0 +1,129 @@
+"""Run results: one JSON file per benchmark run, and the tables (console and Markdown) over all
+runs in an output folder, with R1-VL's AVG once all eight of the paper's benchmarks are there."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+
+from stepgrpo.eval.benchmarks import PAPER_BENCHMARKS
+
+RESULT_FILE = "result.json"
+MME_MAX = 2800.0  # 14 subtasks x (acc 100 + acc+ 100)
+
+
+@dataclass
+class RunResult:
+    benchmark: str
+    title: str
+    model: str
+    data: str
+    primary: str
+    score: float
+    """The benchmark's headline number: percent, or MME's summed score (0-2800)."""
+    metrics: dict[str, float]
+    n_items: int
+    n_answered: int
+    """Completions with a final-answer section; the rest are scored wrong."""
+    scoring: str
+    """Rule-based scoring, and how the official scorer differs when it uses a model judge."""
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunResult:
+        return cls(**{name: data[name] for name in cls.__dataclass_fields__})
+
+
+def write_json(path: Path, value: Any) -> None:
+    """Write JSON atomically (temporary file, then rename), so a crash never leaves half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, delete=False,
+                                     prefix=f".{path.name}.", suffix=".tmp") as handle:
+        json.dump(value, handle, ensure_ascii=False, indent=1)
+    os.replace(handle.name, path)
+
+
+def write_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, delete=False,
+                                     prefix=f".{path.name}.", suffix=".tmp") as handle:
+        handle.write(text)
+    os.replace(handle.name, path)
+
+
+def load_results(out_dir: Path) -> list[RunResult]:
+    """Every `<benchmark>/result.json` under `out_dir`, in the paper's column order."""
+    results = [RunResult.from_dict(json.loads(path.read_text(encoding="utf-8")))
+               for path in sorted(out_dir.glob(f"*/{RESULT_FILE}"))]
+    order = {name: index for index, name in enumerate(PAPER_BENCHMARKS)}
+    return sorted(results, key=lambda r: (order.get(r.benchmark, len(order)), r.benchmark))
+
+
+def paper_avg(results: list[RunResult]) -> float | None:
+    """R1-VL's AVG: the mean of the eight Table 1 columns with MME rescaled as MME_sum / 2800 x 100
+    (r1vl.md §6.2); None unless all eight are present."""
+    by_name = {result.benchmark: result for result in results}
+    if not all(name in by_name for name in PAPER_BENCHMARKS):
+        return None
+    values = [by_name[name].score / MME_MAX * 100 if name == "mme" else by_name[name].score
+              for name in PAPER_BENCHMARKS]
+    return sum(values) / len(values)
+
+
+def _format(result: RunResult) -> str:
+    return f"{result.score:.0f}" if result.benchmark == "mme" else f"{result.score:.1f}"
+
+
+def _columns(results: list[RunResult]) -> tuple[list[str], list[str]]:
+    headers = [result.title for result in results]
+    cells = [_format(result) for result in results]
+    avg = paper_avg(results)
+    if avg is not None:
+        headers.append("AVG")
+        cells.append(f"{avg:.1f}")
+    return headers, cells
+
+
+def summary_table(results: list[RunResult]) -> Table:
+    """One row for the model: each benchmark's headline number, and AVG when all eight are in."""
+    table = Table(title="stepgrpo eval (rule-based scoring)")
+    table.add_column("Model")
+    headers, cells = _columns(results)
+    for header in headers:
+        table.add_column(header, justify="right")
+    model = results[0].model if results else ""
+    table.add_row(Path(model).name or model, *cells)
+    return table
+
+
+def detail_table(result: RunResult) -> Table:
+    table = Table(title=f"{result.title}: {result.n_items} items, {result.n_answered} with a final answer")
+    table.add_column("Metric")
+    table.add_column("Value", justify="right")
+    for name, value in result.metrics.items():
+        table.add_row(name, f"{value:.2f}")
+    table.caption = result.scoring
+    return table
+
+
+def markdown_summary(results: list[RunResult]) -> str:
+    """The summary as a Markdown table (R1-VL's Table 1 columns), followed by how each was scored."""
+    headers, cells = _columns(results)
+    model = Path(results[0].model).name if results else ""
+    lines = ["| Model | " + " | ".join(headers) + " |", "|---" * (len(headers) + 1) + "|",
+             f"| {model} | " + " | ".join(cells) + " |", ""]
+    if paper_avg(results) is None:
+        missing = [name for name in PAPER_BENCHMARKS if name not in {r.benchmark for r in results}]
+        lines.append(f"AVG (R1-VL's, MME rescaled to 0-100) needs all eight; missing: {', '.join(missing)}.")
+        lines.append("")
+    for result in results:
+        lines.append(f"- **{result.title}** ({result.primary}, {result.n_items} items, "
+                     f"{result.n_answered} with a final answer): {result.scoring}")
+    return "\n".join(lines) + "\n"
+

@@ -1,0 +1,32 @@
+"""An image-only Qwen2-VL processor, so Qwen2-VL / Qwen2.5-VL load without torchvision.
+
+transformers 5.23's `Qwen2VLProcessor` always builds a video processor, and that imports
+torchvision, which the CPU environment cannot install (its wheels are CUDA builds). We never
+feed videos, so this subclass declares only the image processor and the tokenizer;
+`ProcessorMixin` derives the sub-processors from the `__init__` signature and the call path
+skips videos when the attribute is absent. Importing this module registers the class with
+`AutoProcessor` for both Qwen2-VL configs, so TRL's own loading path finds it too.
+"""
+
+from __future__ import annotations
+
+from transformers import AutoProcessor, Qwen2_5_VLConfig, Qwen2VLConfig, Qwen2VLProcessor
+from transformers.processing_utils import ProcessorMixin
+
+IMAGE_TOKEN = "<|image_pad|>"
+VIDEO_TOKEN = "<|video_pad|>"
+
+
+class Qwen2VLImageOnlyProcessor(Qwen2VLProcessor):
+    """`Qwen2VLProcessor` without the video processor (and so without torchvision)."""
+
+    def __init__(self, image_processor=None, tokenizer=None, chat_template=None, **kwargs):
+        self.image_token = getattr(tokenizer, "image_token", None) or IMAGE_TOKEN
+        self.video_token = getattr(tokenizer, "video_token", None) or VIDEO_TOKEN
+        self.image_token_id = tokenizer.convert_tokens_to_ids(self.image_token)
+        self.video_token_id = tokenizer.convert_tokens_to_ids(self.video_token)
+        ProcessorMixin.__init__(self, image_processor, tokenizer, chat_template=chat_template)
+
+
+for _config in (Qwen2VLConfig, Qwen2_5_VLConfig):
+    AutoProcessor.register(_config, Qwen2VLImageOnlyProcessor, exist_ok=True)

@@ -1,0 +1,54 @@
+"""Policy warm-up (R1-VL stage 1): supervised fine-tuning on reference reasoning with TRL's
+`SFTTrainer`, on the same rows as `train` plus a `reasoning` field. The loss covers the completion
+only (TRL's prompt-completion format). The saved folder is a valid `model:` for `stepgrpo train`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from trl import SFTConfig
+
+from stepgrpo.training.config import REASONING_FORMATS, ConfigError, RunConfig
+
+
+@dataclass
+class StepSFTConfig(SFTConfig):
+    """`SFTConfig` plus the prompt format; sequences are not truncated unless `max_length` is set."""
+
+    reasoning_format: str = field(
+        default="r1vl", metadata={"help": f"Prompt format to wrap questions in. Allowed: {REASONING_FORMATS}."})
+    max_length: int | None = field(
+        default=None,
+        metadata={"help": "Truncate prompt+completion to this many tokens (the completion's end is cut). Prompts "
+                          "longer than this, image tokens included, are refused instead. None: no truncation."})
+
+    def __post_init__(self) -> None:
+        if self.reasoning_format not in REASONING_FORMATS:
+            raise ConfigError(f"reasoning_format: {self.reasoning_format!r} is not allowed; "
+                              f"choose one of {', '.join(REASONING_FORMATS)}")
+        super().__post_init__()
+
+
+def sft(run: RunConfig, args: StepSFTConfig, resume: bool = False) -> Path:
+    from trl import SFTTrainer
+
+    from stepgrpo.data.training import build_dataset
+    from stepgrpo.models import load_model_and_processor
+    from stepgrpo.training.lengths import check_prompt_lengths
+    from stepgrpo.training.run import lora_config, resume_checkpoint, save_final
+
+    checkpoint = resume_checkpoint(args.output_dir) if resume else None
+    dataset = build_dataset(run.train_data, args.reasoning_format, sft=True, limit=run.limit)
+    model, processing_class = load_model_and_processor(run.model, dtype=run.dtype, min_pixels=run.min_pixels,
+                                                       max_pixels=run.max_pixels)
+    if args.max_length is not None:
+        # TRL keeps the start of a too-long sequence; a prompt that alone exceeds the limit would
+        # lose image tokens, so refuse it (lengths.py).
+        check_prompt_lengths(dataset, processing_class, args.max_length)
+    columns = [name for name in ("prompt", "completion", "image") if name in dataset.column_names]
+    trainer = SFTTrainer(model=model, args=args, train_dataset=dataset.select_columns(columns),
+                         processing_class=processing_class, peft_config=lora_config(run))
+    trainer.train(resume_from_checkpoint=checkpoint)
+    return save_final(trainer, processing_class)
