@@ -234,3 +234,17 @@ def test_cli_eval_writes_results(tmp_path, tiny_vlm_dir):
     bad = CliRunner().invoke(app, ["eval", "--model", str(tiny_vlm_dir), "--benchmark", "nope", "--data",
                                    str(tmp_path), "--quiet"])
     assert bad.exit_code == 2 and "unknown benchmark" in bad.output
+
+
+def test_mmstar_tsv_with_base64_images_and_option_columns(tmp_path):
+    import base64
+    import io
+
+    buffer = io.BytesIO()
+    Image.open(picture(tmp_path / "img.png")).save(buffer, format="PNG")
+    encoded = base64.b64encode(buffer.getvalue()).decode()
+    header = "index\tquestion\tanswer\tcategory\timage\tA\tB\tC\tD"
+    (tmp_path / "MMStar.tsv").write_text(f"{header}\n7\tWhich bar?\tC\tmath\t{encoded}\tl\tr\ts\tn\n")
+    [item] = get_benchmark("mmstar").load(tmp_path / "MMStar.tsv")
+    assert item.id == "7" and item.choices == {"A": "l", "B": "r", "C": "s", "D": "n"} and not item.choices_in_question
+    assert isinstance(item.image, bytes) and Image.open(io.BytesIO(item.image)).size == (56, 56)

@@ -85,3 +85,17 @@ def test_rejects_bad_arguments(tmp_path):
         build_tiny_model(tmp_path / "x", hidden_size=60)
     with pytest.raises(FileNotFoundError, match=r"no config\.json"):
         load_model_and_processor(tmp_path)
+
+
+def test_make_tiny_model_command(tmp_path):
+    from typer.testing import CliRunner
+
+    from stepgrpo.cli import app
+
+    runner = CliRunner()
+    result = runner.invoke(app, ["make-tiny-model", str(tmp_path / "lm"), "--arch", "qwen2", "--hidden-size", "32"])
+    assert result.exit_code == 0, result.output
+    model, _ = load_model_and_processor(tmp_path / "lm")
+    assert model.config.hidden_size == 32
+    result = runner.invoke(app, ["make-tiny-model", str(tmp_path / "x"), "--arch", "gpt2"])
+    assert result.exit_code != 0 and "'gpt2' is not one of: qwen2-vl, qwen2.5-vl, qwen2" in result.output

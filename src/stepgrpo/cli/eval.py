@@ -6,9 +6,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from stepgrpo.cli.app import app
+from stepgrpo.cli.app import app, console, error_console
 
 BENCHMARK_NAMES = "mathvista, mmstar, mathvision, chartqa, dynamath, hallusionbench, mathverse, mme, chartmath"
 
@@ -35,7 +34,6 @@ def eval_command(
     from stepgrpo.eval.benchmarks import BenchmarkDataError
     from stepgrpo.eval.report import detail_table, load_results, summary_table
 
-    console = Console()
     out = out or Path("runs") / "eval" / model.name
     try:
         settings = GenerationSettings(max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p,
@@ -43,7 +41,7 @@ def eval_command(
         result = evaluate(benchmark, data, model, out, settings=settings, backend=backend, limit=limit,
                           dtype=dtype, progress=not quiet)
     except (BenchmarkDataError, FileNotFoundError, ValueError, RuntimeError) as error:
-        console.print(f"[red]error:[/red] {error}")
+        error_console.print(f"[red]error:[/red] {error}")
         raise typer.Exit(2) from None
     console.print(detail_table(result))
     console.print(summary_table(load_results(out)))

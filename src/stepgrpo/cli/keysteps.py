@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from stepgrpo.cli.app import app
+from stepgrpo.cli.app import app, console, error_console
 
 if TYPE_CHECKING:
     from stepgrpo.keysteps.llm import ChatClient
@@ -66,7 +66,6 @@ def keysteps(
     StepRAR's matcher. Exit status: 0 when every row got key steps, 1 when some were skipped
     (each is named with its file position and reason), 2 for unusable input or options.
     """
-    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from stepgrpo.data.io import DataFileError, read_rows, write_rows
@@ -74,7 +73,6 @@ def keysteps(
     from stepgrpo.keysteps import pipeline
     from stepgrpo.parsing import get_format
 
-    errors = Console(stderr=True)
     try:
         fmt = get_format(reasoning_format)
     except ValueError as error:
@@ -98,7 +96,7 @@ def keysteps(
     try:
         rows, bad = read_rows(in_path)
     except DataFileError as error:
-        errors.print(f"[red]error:[/] {error}", markup=True, highlight=False)
+        error_console.print(f"[red]error:[/] {error}", markup=True, highlight=False)
         raise typer.Exit(2) from None
 
     def report(outcome: pipeline.Outcome) -> None:
@@ -107,7 +105,7 @@ def keysteps(
             progress.console.print(f"skipped {outcome.where}: {outcome.message}", markup=False, highlight=False)
 
     with Progress(TextColumn("key steps"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  console=errors) as progress:
+                  console=error_console) as progress:
         task = progress.add_task("rows", total=len(rows) + len(bad))
         try:
             summary = pipeline.run([*bad, *rows], extract, fmt, Fields(reasoning_field, question_field),
@@ -124,7 +122,6 @@ def keysteps(
 
 
 def _print_summary(summary: Summary, out_path: Path | None, client: ChatClient | None) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     table = Table(title="key-step extraction", show_header=False)
@@ -141,4 +138,4 @@ def _print_summary(summary: Summary, out_path: Path | None, client: ChatClient |
     if client is not None:
         table.add_row("LLM calls (retries) / cached", f"{client.calls} ({client.retries}) / {client.cache_hits}")
     table.add_row("written to", str(out_path) if out_path else "nothing written (no row got key steps)")
-    Console().print(table)
+    console.print(table)

@@ -8,16 +8,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from stepgrpo.cli.app import app
+from stepgrpo.cli.app import app, console, error_console
 
 kb_app = typer.Typer(help="Knowledge bases for R1-Router: build an index, query it.", no_args_is_help=True)
 app.add_typer(kb_app, name="kb")
-_err = Console(stderr=True, soft_wrap=True)
-_out = Console(soft_wrap=True)
 
 
 class KBKind(StrEnum):
@@ -37,7 +34,7 @@ class FinalWording(StrEnum):
 
 
 def _fail(message: str) -> typer.Exit:
-    _err.print(f"[red]error:[/red] {message}", highlight=False, markup=True)
+    error_console.print(f"[red]error:[/red] {message}", highlight=False, markup=True)
     return typer.Exit(1)
 
 
@@ -60,7 +57,7 @@ def kb_build(
     except (KBError, EmbeddingUnavailable) as error:
         raise _fail(str(error)) from None
     counts = ", ".join(f"{k}: {len(kb)} documents" for k, kb in kbs.items())
-    _out.print(f"built {retriever.value} index {out} ({counts})", highlight=False)
+    console.print(f"built {retriever.value} index {out} ({counts})", highlight=False)
 
 
 @kb_app.command("query")
@@ -93,7 +90,7 @@ def kb_query(
     for hit in hits:
         image = f"\n[{hit.image}]" if hit.image else ""
         table.add_row(hit.kb, escape(hit.id), f"{hit.score:.3f}", escape(hit.text + image))
-    _out.print(table if hits else "no hits")
+    console.print(table if hits else "no hits")
 
 
 @app.command("router-data")
@@ -120,7 +117,7 @@ def router_data(
     for row in rows:
         by_role[row["role"]] = by_role.get(row["role"], 0) + 1
     summary = ", ".join(f"{role}: {n}" for role, n in by_role.items())
-    _out.print(f"wrote {len(rows)} step rows to {out} ({summary})", highlight=False)
+    console.print(f"wrote {len(rows)} step rows to {out} ({summary})", highlight=False)
 
 
 @app.command("router-world")
@@ -137,6 +134,6 @@ def router_world(
         summary = generate_world(out, WorldConfig(seed=seed, questions=n), force=force)
     except (FileExistsError, ValueError) as error:
         raise _fail(str(error)) from None
-    _out.print(f"wrote {summary['questions']} questions to {out / 'trajectories.jsonl'} "
+    console.print(f"wrote {summary['questions']} questions to {out / 'trajectories.jsonl'} "
                f"(lookups per question: {summary['hops']}; lookups per KB: {summary['routes']}); "
                f"index in {out / 'kb'}", highlight=False)

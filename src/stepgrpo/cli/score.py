@@ -8,10 +8,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from stepgrpo.cli.app import app
+from stepgrpo.cli.app import app, console, error_console
 from stepgrpo.data.io import DataFileError, Row, RowError, iter_rows, write_rows
 from stepgrpo.parsing import get_format
 from stepgrpo.rewards.accuracy import ALPHA, accuracy_report
@@ -68,8 +67,6 @@ def score(
     example: Annotated[bool, typer.Option(help="Score the bundled example file.")] = False,
 ) -> None:
     """Score completions with the paper's reward r = r_auc (StepRAR) + r_val (StepRVR)."""
-    console = Console()
-    err = Console(stderr=True, soft_wrap=True)
     if example:
         file = Path(str(EXAMPLE))
         out = out or Path("runs/score_example.scores.jsonl")
@@ -79,7 +76,7 @@ def score(
         get_format(reasoning_format)
         items = list(iter_rows(file))
     except (ValueError, DataFileError) as error:
-        err.print(f"[red]error:[/red] {error}")
+        error_console.print(f"[red]error:[/red] {error}")
         raise typer.Exit(2) from None
     results: list[dict[str, Any]] = []
     errors: list[str] = []
@@ -92,7 +89,7 @@ def score(
         except ValueError as error:
             errors.append(f"{item.where}: {error}")
     for message in errors:
-        err.print(f"[red]skipped[/red] {message}")
+        error_console.print(f"[red]skipped[/red] {message}")
     out = out or file.with_name(file.name.split(".")[0] + ".scores.jsonl")
     write_rows(out, results)
     console.print(_summary(results, len(errors)))

@@ -18,7 +18,7 @@ from typing import Any
 
 from PIL import Image
 
-from stepgrpo.data.prompts import build_prompt_text
+from stepgrpo.data.prompts import PROMPTS, build_prompt_text
 from stepgrpo.eval.benchmarks.base import Item, open_image
 
 
@@ -43,6 +43,8 @@ class GenerationSettings:
                              f"got {self.max_new_tokens}, {self.batch_size}")
         if self.temperature < 0 or not 0 < self.top_p <= 1:
             raise ValueError(f"need temperature >= 0 and 0 < top_p <= 1, got {self.temperature}, {self.top_p}")
+        if self.prompt_format not in PROMPTS:
+            raise ValueError(f"unknown prompt {self.prompt_format!r}; choose from {', '.join(PROMPTS)}")
 
 
 @dataclass(frozen=True)

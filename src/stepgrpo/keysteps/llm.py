@@ -12,16 +12,22 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import random
 import tempfile
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential,
+    wait_random,
+)
 
 from stepgrpo.data.layouts import KeySteps
 from stepgrpo.keysteps import prompts
@@ -153,22 +159,24 @@ class ChatClient:
                 with self._lock:
                     self.cache_hits += 1
                 return answer
-        last_error = ""
-        for attempt in range(self.config.retries + 1):
-            if attempt:
-                with self._lock:
-                    self.retries += 1
-                time.sleep(self.config.backoff * 2 ** (attempt - 1) * (0.5 + random.random()))
-            try:
-                answer = self._call(stage, prompt, schema)
-            except _Retryable as error:
-                last_error = str(error)
-                continue
-            self.cache.put(key, {"model": self.config.model, "stage": stage,
-                                 "answer": answer.model_dump(mode="json")})
-            return answer
-        raise LLMError(f"{stage} stage: no valid answer after {self.config.retries + 1} attempts "
-                       f"(last: {last_error})")
+        retrying = Retrying(
+            retry=retry_if_exception_type(_Retryable),
+            stop=stop_after_attempt(self.config.retries + 1),
+            wait=wait_exponential(multiplier=self.config.backoff) + wait_random(0, self.config.backoff),
+            before_sleep=self._count_retry,
+            reraise=True,
+        )
+        try:
+            answer = retrying(self._call, stage, prompt, schema)
+        except _Retryable as error:
+            raise LLMError(f"{stage} stage: no valid answer after {self.config.retries + 1} attempts "
+                           f"(last: {error})") from None
+        self.cache.put(key, {"model": self.config.model, "stage": stage, "answer": answer.model_dump(mode="json")})
+        return answer
+
+    def _count_retry(self, _state: RetryCallState) -> None:
+        with self._lock:
+            self.retries += 1
 
     def _call(self, stage: str, prompt: str, schema: type[Answer]) -> Answer:
         body: dict[str, Any] = {"model": self.config.model, "temperature": self.config.temperature,

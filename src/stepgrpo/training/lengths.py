@@ -37,8 +37,10 @@ def prompt_length(processing_class: Any, prompt: list[dict[str, Any]], image: An
     return count
 
 
-def check_prompt_lengths(dataset: Any, processing_class: Any, max_prompt_length: int) -> None:
-    """Raise `PromptTooLongError` naming every row whose prompt exceeds `max_prompt_length`."""
+def check_prompt_lengths(dataset: Any, processing_class: Any, max_prompt_length: int,
+                         setting: str = "max_prompt_length") -> None:
+    """Raise `PromptTooLongError` naming every row whose prompt exceeds `max_prompt_length`
+    (`setting` is the config field to name in the message)."""
     columns = [name for name in ("prompt", "image", "row") if name in dataset.column_names]
     too_long = []
     for index, example in enumerate(dataset.select_columns(columns)):
@@ -48,6 +50,6 @@ def check_prompt_lengths(dataset: Any, processing_class: Any, max_prompt_length:
     if too_long:
         shown = "\n".join(too_long[:20]) + (f"\n  ... and {len(too_long) - 20} more" if len(too_long) > 20 else "")
         raise PromptTooLongError(
-            f"{len(too_long)} prompts exceed max_prompt_length={max_prompt_length} (image tokens included); "
+            f"{len(too_long)} prompts exceed {setting}={max_prompt_length} (image tokens included); "
             f"prompts are never truncated, because cutting image tokens breaks the model. Raise "
-            f"max_prompt_length, lower max_pixels, or drop these rows:\n{shown}")
+            f"{setting}, lower max_pixels, or drop these rows:\n{shown}")

@@ -46,7 +46,7 @@ def sft(run: RunConfig, args: StepSFTConfig, resume: bool = False) -> Path:
     if args.max_length is not None:
         # TRL keeps the start of a too-long sequence; a prompt that alone exceeds the limit would
         # lose image tokens, so refuse it (lengths.py).
-        check_prompt_lengths(dataset, processing_class, args.max_length)
+        check_prompt_lengths(dataset, processing_class, args.max_length, setting="max_length")
     columns = [name for name in ("prompt", "completion", "image") if name in dataset.column_names]
     trainer = SFTTrainer(model=model, args=args, train_dataset=dataset.select_columns(columns),
                          processing_class=processing_class, peft_config=lora_config(run))

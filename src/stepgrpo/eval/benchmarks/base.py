@@ -166,17 +166,21 @@ def image_ref(value: Any, roots: list[Path], where: str, name: str) -> ImageRef 
         raise BenchmarkDataError(f"{where}: field {name!r}: expected an image, a path or base64 text, "
                                  f"got {type(value).__name__}")
     candidate = value.strip()
-    if candidate.lower().endswith(IMAGE_SUFFIXES) or ("/" in candidate[:200] and len(candidate) < 4096):
-        for root in roots:
-            path = (root / candidate).resolve()
+    for root in roots:
+        path = root / candidate
+        try:
             if path.is_file():
-                return path
-        tried = ", ".join(str(root) for root in roots)
-        raise BenchmarkDataError(f"{where}: field {name!r}: image {candidate!r} not found under {tried}")
-    try:
-        return base64.b64decode(candidate, validate=True)
-    except (binascii.Error, ValueError):
-        raise BenchmarkDataError(f"{where}: field {name!r}: neither an image path nor base64 image data") from None
+                return path.resolve()
+        except OSError:  # base64 text is no file name ("File name too long")
+            break
+    if not candidate.lower().endswith(IMAGE_SUFFIXES):
+        try:
+            return base64.b64decode(candidate, validate=True)
+        except (binascii.Error, ValueError):
+            pass
+    tried = ", ".join(str(root) for root in roots)
+    raise BenchmarkDataError(f"{where}: field {name!r}: image {candidate[:80]!r} not found under {tried} "
+                             f"(and not base64 image data)")
 
 
 def open_image(ref: ImageRef) -> Image.Image:
