@@ -23,6 +23,7 @@ test: setup
 
 bench: setup
 	$(BIN)/python benchmarks/rewards.py
+	$(BIN)/python benchmarks/trainer.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

@@ -100,7 +100,8 @@ def test_resume_gives_same_next_batch_and_loss(tiny_vlm_dir, tmp_path):
 
     def recorder(run: str):
         def record_reward(prompts, completions, trainer_state, **kwargs):
-            seen[run].append((trainer_state.global_step, json.dumps(prompts, default=lambda _: "<image>"), json.dumps(completions)))
+            text = json.dumps(prompts, default=lambda _: "<image>")
+            seen[run].append((trainer_state.global_step, text, json.dumps(completions)))
             return [float(len(str(c)) % 5) for c in completions]
         return record_reward
 

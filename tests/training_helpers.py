@@ -49,5 +49,6 @@ def row_reward(prompts: list[Any], completions: list[Any], row: list[str], solut
     for prompt, where, truth in zip(prompts, row, solution, strict=True):
         index = int(where.rsplit(":", 1)[1]) - 1
         assert question_index(prompt) == index, (prompt, where)
-        assert f"what is {index + 2} + {3 * index + 1}?" in json.dumps(prompt, default=str) and truth == str(4 * index + 3)
+        assert f"what is {index + 2} + {3 * index + 1}?" in json.dumps(prompt, default=str)
+        assert truth == str(4 * index + 3)
     return [expected_row_reward(p, c) for p, c in zip(prompts, completions, strict=True)]
