@@ -24,8 +24,9 @@ from math_verify import parse, verify
 
 from stepgrpo.rewards import reasoning_validity, step_accuracy
 
-WORDS = ("the value of each bar is read from the chart and we compare it with the others so that the "
-         "relation between the quantities becomes clear before we compute the result carefully").split()
+SENTENCE = ("the value of each bar is read from the chart and we compare it with the others so that the "
+            "relation between the quantities becomes clear before we compute the result carefully")
+WORDS = SENTENCE.split()
 
 
 def filler(rng: random.Random, words: int) -> str:

@@ -60,3 +60,16 @@ def test_think_format_validity():
     assert reasoning_validity(good.replace("Step 2", "Step 3"), "think") == 0.0
     assert reasoning_validity("<answer>5</answer><think>Step 1: a</think>", "think") == 0.0
     assert reasoning_validity("<think>Step 1: a</think><answer></answer>", "think") == 0.0
+
+
+@pytest.mark.parametrize(("text", "section"), [
+    (VALID, None),
+    (DESC + S1 + S2 + ANS, 1),  # missing rationale: where it should have been, before step 1
+    (DESC + RAT + S1 + S2.replace("Step 2", "Step 3") + ANS, 3),  # the misnumbered step
+    (DESC + RAT + ANS + "\n" + S1 + S2, 3),  # answer before steps: the first step after it
+    (VALID + "\n### The final answer is: 7", 6),  # the second answer
+    (S1 + S2 + DESC + RAT + ANS, 2),  # description after the steps
+    ("", None),
+])
+def test_report_points_at_the_section_where_validity_breaks(text, section):
+    assert validity_report(text).section == section

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import pytest
 
 from stepgrpo.advantages import step_rewards, token_of_chars, token_ranges
@@ -61,7 +63,7 @@ def test_section_spans_partition_the_tokens(tokenizer):
     ranges = token_ranges(ids, TEXT, result.starts, decode)
     assert len(ranges) == len(result.spans)
     assert ranges[0][0] == 0 and ranges[-1][1] == len(ids)
-    assert all(a[1] == b[0] for a, b in zip(ranges, ranges[1:], strict=False))
+    assert all(a[1] == b[0] for a, b in pairwise(ranges))
     for (start, end), (low, high) in zip(result.spans, ranges, strict=True):
         # headers start at line starts and this tokenizer splits at newlines: spans are token-aligned
         assert decode(ids[low:high]) == TEXT[start:end]

@@ -5,7 +5,8 @@ of its advantage plus an entropy bonus.
     ω(i,t)     = n_t · w(i,t)                                                         (here)
 
 t is the whole output (`level: sequence`) or its t-th span (`level: step`); j runs over the group's
-outputs that have a t-th span, n_t of them (G at sequence level). H is the mean token entropy over
+outputs that have a t-th span, n_t of them (G at sequence level). The trainer gathers every
+process's entries first, so a group split across processes is normalised as a whole. H is the mean token entropy over
 the output's (or span's) completion tokens, taken without gradient: it is a weight, not a regulariser.
 
 Loss scale: the paper's weights sum to 1 over a group; ours are n_t times larger, so they average 1
@@ -36,18 +37,16 @@ def sequence_means(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (values.detach() * mask).sum(-1) / mask.sum(-1).clamp(min=1)
 
 
-def egsw_weights(advantages: torch.Tensor, entropies: torch.Tensor, group_size: int, alpha: float,
-                 temperature: float, valid: torch.Tensor | None = None) -> torch.Tensor:
-    """ω = n · softmax_group((A + α·H) / P) for rows of whole groups: (N,) at sequence level, or
-    (N, S) at step level with `valid` marking which outputs have a t-th span; 0 where invalid."""
+def egsw_weights(advantages: torch.Tensor, entropies: torch.Tensor, groups: torch.Tensor, alpha: float,
+                 temperature: float) -> torch.Tensor:
+    """ω = n · softmax((A + α·H) / P) over the entries that share a `groups` key (all 1-D, one entry
+    per output at sequence level, per (output, span) at step level; n = entries in the key)."""
     if temperature <= 0 or alpha < 0:
         raise ValueError(f"EGSW needs temperature > 0 and alpha >= 0, got P={temperature}, alpha={alpha}")
-    if advantages.size(0) % group_size:
-        raise ValueError(f"{advantages.size(0)} outputs do not form groups of {group_size}")
-    scores = (advantages.detach() + alpha * entropies.detach()) / temperature
-    valid = torch.ones_like(scores, dtype=torch.bool) if valid is None else valid
-    grouped = scores.reshape(-1, group_size, *scores.shape[1:]).masked_fill(
-        ~valid.reshape(-1, group_size, *scores.shape[1:]), float("-inf"))
-    weights = torch.softmax(grouped, dim=1).nan_to_num(0.0)  # a column with no valid output → 0
-    count = valid.reshape(grouped.shape).sum(1, keepdim=True)
-    return (weights * count).reshape(scores.shape)
+    scores = (advantages.detach() + alpha * entropies.detach()).double() / temperature
+    keys, index = torch.unique(groups, return_inverse=True)
+    top = scores.new_full((len(keys),), float("-inf")).scatter_reduce(0, index, scores, "amax")
+    raw = torch.exp(scores - top[index])  # shifted by the key's max: same softmax, no overflow
+    total = torch.zeros_like(top).scatter_add_(0, index, raw)
+    count = torch.zeros_like(top).scatter_add_(0, index, torch.ones_like(raw))
+    return (raw / total[index] * count[index]).to(advantages.dtype)

@@ -12,6 +12,7 @@ always the tokenizer's canonical encoding of their text.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from itertools import pairwise
 
 Decode = Callable[[Sequence[int]], str]
 
@@ -70,8 +71,8 @@ def token_ranges(ids: Sequence[int], text: str, starts: Sequence[int], decode: D
     """Token ranges `[lo, hi)` for spans that partition `text`, given their sorted char starts
     (the first is 0). The ranges partition `range(len(ids))`: a token that straddles a boundary
     belongs to the later span; trailing tokens that decode to nothing (EOS) to the last one."""
-    if not starts or starts[0] != 0 or any(b < a for a, b in zip(starts, starts[1:], strict=False)):
+    if not starts or starts[0] != 0 or any(b < a for a, b in pairwise(starts)):
         raise ValueError(f"span starts must be sorted and begin at 0, got {list(starts)[:8]}")
     prefixes = _prefixes(ids, text, decode)
     bounds = [0, *(prefixes.token_of(start) for start in starts[1:]), len(prefixes.ids)]
-    return list(zip(bounds[:-1], bounds[1:], strict=True))
+    return list(pairwise(bounds))

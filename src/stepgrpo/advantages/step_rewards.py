@@ -6,7 +6,7 @@ The same rule-based signals as `stepgrpo.rewards`, placed where they were earned
   matched key step adds w_acc·α/K on the step section where it is *first* matched (the shortest
   prefix of step bodies that matches it). As in the scalar reward, no final answer means no credit.
 - StepRVR (`step_validity`, weight w_val): a failure costs −w_val on the section where the order
-  breaks, or where a missing section should have been (see `_break_section`).
+  breaks, or where a missing section should have been (`ValidityReport.section`).
 - outcome (`outcome`, weight w_out): the outcome bit on the final-answer section.
 
 So a completion's step rewards sum to its scalar reward minus w_val (a constant shared by every
@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
+from itertools import pairwise
 
 from stepgrpo.parsing import ParsedCompletion, ReasoningFormat, Section, get_format
 from stepgrpo.rewards.accuracy import ALPHA, accuracy_report
@@ -63,7 +64,7 @@ def step_rewards(
     sections = list(parsed.sections)
     lead = 1 if not sections or sections[0].start > 0 else 0
     bounds = ([0] if lead else []) + [section.start for section in sections] + [len(completion)]
-    spans = tuple(zip(bounds[:-1], bounds[1:], strict=True))
+    spans = tuple(pairwise(bounds))
     labels = (("lead",) if lead else ()) + tuple(_label(section) for section in sections)
     rewards = [0.0] * len(spans)
     answer_span = lead + max(i for i, s in enumerate(sections) if s.kind == "answer") if parsed.answers else None
@@ -80,8 +81,9 @@ def step_rewards(
                     if matched:
                         rewards[step_spans[_first_matching_step(parsed, tuple(group))]] += credit
     w_val = weights.get("step_validity", 0.0)
-    if w_val and not validity_report(completion, fmt).ok:
-        rewards[lead + _break_section(parsed, fmt) if sections else 0] -= w_val
+    validity = validity_report(completion, fmt) if w_val else None
+    if validity is not None and not validity.ok:
+        rewards[lead + validity.section if validity.section is not None else 0] -= w_val
     return StepRewards(spans, labels, tuple(rewards))
 
 
@@ -106,56 +108,3 @@ def _first_matching_step(parsed: ParsedCompletion, alternatives: tuple[str, ...]
         else:
             low = middle + 1
     return low - 1
-
-
-def _break_section(parsed: ParsedCompletion, fmt: ReasoningFormat) -> int:
-    """Index into `parsed.sections` (at least one) of the section where StepRVR fails, checking in
-    `validity.py`'s order: completeness, then logic. A missing section is charged to the first
-    section that should have come after it (the last section when none does)."""
-    sections = parsed.sections
-    last = len(sections) - 1
-    order = [*fmt.analysis, "preamble", "step", "answer"]
-
-    def first(kind: str) -> int | None:
-        return next((i for i, s in enumerate(sections) if s.kind == kind), None)
-
-    def where_missing(kind: str) -> int:
-        """The first section of a kind that should come after `kind`: where `kind` should have been."""
-        later = set(order[order.index(kind) + 1:])
-        return next((i for i, s in enumerate(sections) if s.kind in later), last)
-
-    # completeness
-    for kind in fmt.analysis:
-        index = first(kind)
-        if index is None:
-            return where_missing(kind)
-        if not sections[index].body:
-            return index
-    if first("step") is None:
-        return where_missing("step")
-    for i, section in enumerate(sections):
-        if section.kind == "step" and not section.body:
-            return i
-    if first("answer") is None or parsed.answer is None:
-        return max((i for i, s in enumerate(sections) if s.kind == "answer"), default=last)
-    # logic
-    first_step = first("step")
-    previous = -1
-    for kind in fmt.analysis:
-        positions = [i for i, s in enumerate(sections) if s.kind == kind]
-        if len(positions) > 1:
-            return positions[1]
-        if positions[0] > first_step or positions[0] < previous:
-            return positions[0]
-        previous = positions[0]
-    for i, section in enumerate(sections):
-        if section.kind == "preamble" and i > first_step:
-            return i
-    steps = [i for i, s in enumerate(sections) if s.kind == "step"]
-    for expected, i in enumerate(steps, start=1):
-        if sections[i].number != expected:
-            return i
-    answers = [i for i, s in enumerate(sections) if s.kind == "answer"]
-    if len(answers) > 1:
-        return answers[1]
-    return next((i for i in steps if i > answers[0]), last)

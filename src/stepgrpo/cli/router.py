@@ -137,3 +137,54 @@ def router_world(
     console.print(f"wrote {summary['questions']} questions to {out / 'trajectories.jsonl'} "
                f"(lookups per question: {summary['hops']}; lookups per KB: {summary['routes']}); "
                f"index in {out / 'kb'}", highlight=False)
+
+
+@app.command("router-answer")
+def router_answer(
+    questions: Annotated[Path, typer.Argument(help="questions (JSONL/JSON/parquet): id, question, image?, answer?, "
+                                                    "steps? (router-world's trajectories.jsonl works)")],
+    out: Annotated[Path, typer.Argument(help="JSONL to write: one record with the trajectory per question")],
+    model: Annotated[Path, typer.Option(help="model folder (a `stepgrpo train`/`sft` output_dir/final)")],
+    index: Annotated[Path, typer.Option(help="index folder written by `stepgrpo kb build` or router-world")],
+    k: Annotated[int, typer.Option("-k", "--k", min=1, help="passages retrieved per step (official: 5 shown)")] = 5,
+    max_retrievals: Annotated[int, typer.Option(min=0, help="step cap, then a forced final answer")] = 3,
+    retries: Annotated[int, typer.Option(min=0, help="resamples of a malformed router step (official: 5)")] = 5,
+    max_new_tokens: Annotated[int, typer.Option(min=1, help="tokens per step (official: 2048)")] = 256,
+    temperature: Annotated[float, typer.Option(min=0, help="sampling temperature; 0 is greedy (official: 1.0)")] = 1.0,
+    top_k: Annotated[int, typer.Option(min=1, help="top-k sampling (official: 20)")] = 20,
+    batch_size: Annotated[int, typer.Option(min=1, help="prompts per generate call")] = 8,
+    limit: Annotated[int | None, typer.Option(min=1, help="answer only the first N questions")] = None,
+    seed: Annotated[int, typer.Option(help="sampling seed")] = 0,
+) -> None:
+    """Answer questions with the R1-Router loop: route, retrieve, sub-answer (at most 3 times), final answer."""
+    from rich.progress import Progress
+
+    from stepgrpo.data.io import DataFileError, write_rows
+    from stepgrpo.router.embed import EmbeddingUnavailable
+    from stepgrpo.router.inference import ModelPolicy, QuestionsError, answer_questions, read_questions, summarize
+    from stepgrpo.router.kb import KBError, KnowledgeBases
+
+    try:
+        items = read_questions(questions, limit)
+        kbs = KnowledgeBases.load(index)
+    except (QuestionsError, DataFileError, KBError, EmbeddingUnavailable) as error:
+        raise _fail(str(error)) from None
+    try:
+        policy = ModelPolicy(model, max_new_tokens=max_new_tokens, temperature=temperature, top_k=top_k,
+                             batch_size=batch_size)
+    except (OSError, ValueError) as error:
+        raise _fail(f"{model}: cannot load the model ({error})") from None
+    if not policy.is_vlm and any(image for _, image in items):
+        raise _fail(f"{questions}: some questions have an image but {model} is a text-only model")
+    from transformers import set_seed
+
+    set_seed(seed)
+    with Progress(console=error_console, transient=True) as progress:
+        task = progress.add_task("routing and retrieving", total=len(items))
+        records = answer_questions(items, kbs, policy, k=k, max_retrievals=max_retrievals, retries=retries,
+                                   on_done=lambda n: progress.advance(task, n))
+    write_rows(out, records)
+    summary = summarize(records)
+    shown = ", ".join(f"{key}: {value:.3f}" if isinstance(value, float) else f"{key}: {value}"
+                      for key, value in summary.items())
+    console.print(f"wrote {len(records)} answers to {out} ({shown})", highlight=False)

@@ -19,13 +19,17 @@ class ValidityReport:
     ok: bool
     check: str  # "ok", "completeness" or "logic"
     reason: str
+    section: int | None = None
+    """Index into the parsed sections where the check fails: the offending section, or for a missing
+    one the first section that should have come after it (the last section when none does). None
+    when the reasoning is valid or has no section at all. Step-level credit charges it there."""
 
 
 _OK = ValidityReport(True, "ok", "complete and ordered")
 
 
 def validity_report(completion: str, fmt: str | ReasoningFormat | None = None) -> ValidityReport:
-    """Which StepRVR check fails first (completeness before logic), and why."""
+    """Which StepRVR check fails first (completeness before logic), why, and where."""
     fmt = get_format(fmt)
     parsed = fmt.parse(completion)
     return _completeness(parsed, fmt) or _logic(parsed, fmt) or _OK
@@ -36,56 +40,66 @@ def reasoning_validity(completion: str, fmt: str | ReasoningFormat | None = None
     return 1.0 if validity_report(completion, fmt).ok else 0.0
 
 
-def _incomplete(reason: str) -> ValidityReport:
-    return ValidityReport(False, "completeness", reason)
-
-
-def _illogical(reason: str) -> ValidityReport:
-    return ValidityReport(False, "logic", reason)
+def _positions(parsed: ParsedCompletion, kind: str) -> list[int]:
+    return [i for i, section in enumerate(parsed.sections) if section.kind == kind]
 
 
 def _completeness(parsed: ParsedCompletion, fmt: ReasoningFormat) -> ValidityReport | None:
+    sections = parsed.sections
+    last = len(sections) - 1 if sections else None
+    order = [*fmt.analysis, "preamble", "step", "answer"]
+
+    def missing(kind: str) -> ValidityReport:
+        later = set(order[order.index(kind) + 1:])
+        where = next((i for i, section in enumerate(sections) if section.kind in later), last)
+        return ValidityReport(False, "completeness", f"missing {kind} section" if kind in fmt.analysis
+                              else {"step": "no reasoning steps", "answer": "no final answer"}[kind], where)
+
     for kind in fmt.analysis:
-        sections = parsed.of_kind(kind)
-        if not sections:
-            return _incomplete(f"missing {kind} section")
-        if not sections[0].body:
-            return _incomplete(f"empty {kind} section")
-    if not parsed.steps:
-        return _incomplete("no reasoning steps")
-    for step in parsed.steps:
-        if not step.body:
-            return _incomplete(f"empty step {step.number}")
-    if not parsed.answers:
-        return _incomplete("no final answer")
+        positions = _positions(parsed, kind)
+        if not positions:
+            return missing(kind)
+        if not sections[positions[0]].body:
+            return ValidityReport(False, "completeness", f"empty {kind} section", positions[0])
+    steps = _positions(parsed, "step")
+    if not steps:
+        return missing("step")
+    for i in steps:
+        if not sections[i].body:
+            return ValidityReport(False, "completeness", f"empty step {sections[i].number}", i)
+    answers = _positions(parsed, "answer")
+    if not answers:
+        return missing("answer")
     if parsed.answer is None:
-        return _incomplete("empty final answer")
+        return ValidityReport(False, "completeness", "empty final answer", answers[-1])
     return None
 
 
 def _logic(parsed: ParsedCompletion, fmt: ReasoningFormat) -> ValidityReport | None:
-    sections = parsed.sections
-    first_step = next(i for i, section in enumerate(sections) if section.kind == "step")
-    last_step = max(i for i, section in enumerate(sections) if section.kind == "step")
+    def illogical(reason: str, where: int) -> ValidityReport:
+        return ValidityReport(False, "logic", reason, where)
+
+    steps = _positions(parsed, "step")
+    first_step = steps[0]
     previous = -1
-    for kind in fmt.analysis:
-        positions = [i for i, section in enumerate(sections) if section.kind == kind]
+    for order, kind in enumerate(fmt.analysis):
+        positions = _positions(parsed, kind)
         if len(positions) > 1:
-            return _illogical(f"{kind} section appears {len(positions)} times")
+            return illogical(f"{kind} section appears {len(positions)} times", positions[1])
         if positions[0] > first_step:
-            return _illogical(f"{kind} section comes after the first step")
+            return illogical(f"{kind} section comes after the first step", positions[0])
         if positions[0] < previous:
-            return _illogical(f"{kind} section comes before {fmt.analysis[fmt.analysis.index(kind) - 1]}")
+            return illogical(f"{kind} section comes before {fmt.analysis[order - 1]}", positions[0])
         previous = positions[0]
-    preambles = [i for i, section in enumerate(sections) if section.kind == "preamble"]
-    if any(i > first_step for i in preambles):
-        return _illogical("step-by-step marker comes after the first step")
-    for expected, step in enumerate(parsed.steps, start=1):
-        if step.number != expected:
-            return _illogical(f"steps out of order: expected step {expected}, found step {step.number}")
-    answers = [i for i, section in enumerate(sections) if section.kind == "answer"]
+    late_marker = next((i for i in _positions(parsed, "preamble") if i > first_step), None)
+    if late_marker is not None:
+        return illogical("step-by-step marker comes after the first step", late_marker)
+    for expected, i in enumerate(steps, start=1):
+        if parsed.sections[i].number != expected:
+            return illogical(f"steps out of order: expected step {expected}, found step {parsed.sections[i].number}", i)
+    answers = _positions(parsed, "answer")
     if len(answers) > 1:
-        return _illogical(f"{len(answers)} final answers (expected exactly one)")
-    if answers[0] < last_step:
-        return _illogical("final answer comes before the last step")
+        return illogical(f"{len(answers)} final answers (expected exactly one)", answers[1])
+    if answers[0] < steps[-1]:
+        return illogical("final answer comes before the last step", next(i for i in steps if i > answers[0]))
     return None

@@ -138,3 +138,19 @@ def parse_answer_step(completion: str) -> str:
     if match is None:
         raise StepFormatError("no <answer>...</answer> block")
     return match.group(1).strip()
+
+
+def router_completion(sub_question: str, kb: str, think: str = "") -> str:
+    """A router-step output in the official format (the reference completion for SFT)."""
+    stop = kb_from_label(kb) == NONE
+    think = think or ("No further information is needed to answer the origin question." if stop else
+                      "One more single-hop fact is needed.")
+    route = "None" if stop else ROUTE_LABELS[kb_from_label(kb)]
+    question = "None" if stop else sub_question
+    return f"<think>\n{think}\n</think>\n<sub-question>\n{question}\n</sub-question>\n<ret>\n{route}\n</ret>"
+
+
+def answer_completion(answer: str, think: str = "") -> str:
+    """A sub-answer or final-answer output in the official format (the reference completion for SFT)."""
+    think = think or "The information above answers the question."
+    return f"<think>\n{think}\n</think>\n<answer>\n{answer}\n</answer>"

@@ -109,6 +109,16 @@ def completion_text(completion: str | list[dict[str, Any]]) -> str:
     return "".join(part.get("text", "") for part in content if part.get("type") == "text")
 
 
+def query_similarity(embedding_model: str | None = None) -> Similarity:
+    """The paper's embedding cosine under a local sentence-transformers model, else the lexical
+    fallback (`lexical_similarity`)."""
+    if embedding_model is None:
+        return lexical_similarity
+    from stepgrpo.router.embed import EmbeddingSimilarity
+
+    return EmbeddingSimilarity(embedding_model)
+
+
 def make_router_step_reward(similarity: Similarity = lexical_similarity) -> Callable[..., list[float | None]]:
     """The router-step reward for TRL; None (skipped by TRL) on answer-step rows."""
 

@@ -20,11 +20,11 @@ import pydantic
 import yaml
 from trl import GRPOConfig
 
-REASONING_FORMATS = ("r1vl", "think")
-# Extension point: the algorithms work adds "step" (per-step advantages) and EGSW here and in
-# `StepGRPOTrainer.compute_advantages`.
-ADVANTAGE_MODES = ("sequence",)
-REWARD_FUNCS = ("step_accuracy", "step_validity", "outcome")
+REASONING_FORMATS = ("r1vl", "think", "router")  # router: R1-Router step rows (stepgrpo.router.dataset)
+ADVANTAGE_MODES = ("sequence", "step")
+EGSW_DEFAULTS: dict[str, Any] = {"alpha": 0.1, "temperature": 1.0, "level": "sequence"}
+EGSW_LEVELS = ("sequence", "step")
+REWARD_FUNCS = ("step_accuracy", "step_validity", "outcome", "router_step", "answer_step")
 
 # TRL reads these strings without checking them early; a typo would surface mid-run or not at all.
 TRL_CHOICES: dict[str, tuple[str, ...]] = {
@@ -77,11 +77,25 @@ class StepGRPOConfig(GRPOConfig):
     advantage_mode: str = field(
         default="sequence",
         metadata={"help": f"How rewards become advantages. Allowed: {ADVANTAGE_MODES}. `sequence`: TRL's group-"
-                          "normalised scalar per completion, broadcast to every token (R1-VL)."})
+                          "normalised scalar per completion, broadcast to every token (R1-VL). `step`: plus "
+                          "`step_advantage_coef` times the group-normalised reward-to-go of per-step rewards, per "
+                          "token (docs/algorithms.md)."})
+    step_advantage_coef: float = field(
+        default=1.0,
+        metadata={"help": "advantage_mode step: weight c in A = Â + c·Ã of the step returns Ã (0: plain GRPO)."})
+    egsw: dict[str, Any] | None = field(
+        default=None,
+        metadata={"help": "Entropy-guided sequence weighting (arXiv 2503.22456): a mapping with `alpha` (entropy "
+                          "weight, >= 0, default 0.1), `temperature` (P > 0, default 1.0) and `level` "
+                          f"({'|'.join(EGSW_LEVELS)}, default sequence). None: off."})
     max_prompt_length: int | None = field(
         default=None,
         metadata={"help": "Refuse (never truncate) prompts longer than this many tokens, image tokens included; "
                           "the error names the row. None: no limit (TRL 1.16 does not truncate prompts)."})
+    router_embedding_model: str | None = field(
+        default=None,
+        metadata={"help": "R1-Router `router_step` reward: local sentence-transformers folder for the query "
+                          "similarity (paper: BGE-M3). None: the lexical fallback (docs/router.md)."})
     completion_table_steps: int | None = field(
         default=None,
         metadata={"help": "Print a table of sample completions with their rewards every N optimizer steps and "
@@ -105,11 +119,32 @@ class StepGRPOConfig(GRPOConfig):
                               f"{len(self.reward_funcs)} reward_funcs {self.reward_funcs}")
         if self.alpha < 0:
             raise ConfigError(f"alpha: must be >= 0, got {self.alpha}")
+        if self.egsw is not None:
+            self.egsw = _egsw_settings(self.egsw)
         for name in ("max_prompt_length", "completion_table_steps"):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ConfigError(f"{name}: must be a positive integer or null, got {value}")
         super().__post_init__()
+
+
+def _egsw_settings(value: Any) -> dict[str, Any]:
+    """`egsw` with defaults filled in, or a ConfigError naming the bad key."""
+    if not isinstance(value, dict):
+        raise ConfigError(f"egsw: expected a mapping with alpha, temperature, level, got {value!r}")
+    unknown = sorted(set(value) - set(EGSW_DEFAULTS))
+    if unknown:
+        raise ConfigError(f"egsw: unknown keys {unknown}; allowed: {', '.join(EGSW_DEFAULTS)}")
+    settings = {**EGSW_DEFAULTS, **value}
+    try:
+        alpha, temperature = float(settings["alpha"]), float(settings["temperature"])
+    except (TypeError, ValueError):
+        raise ConfigError(f"egsw: alpha and temperature must be numbers, got {value!r}") from None
+    if alpha < 0 or not temperature > 0:
+        raise ConfigError(f"egsw: needs alpha >= 0 and temperature > 0, got alpha={alpha}, temperature={temperature}")
+    if settings["level"] not in EGSW_LEVELS:
+        raise ConfigError(f"egsw: level {settings['level']!r} is not allowed; choose one of {', '.join(EGSW_LEVELS)}")
+    return {"alpha": alpha, "temperature": temperature, "level": settings["level"]}
 
 
 class RunConfig(pydantic.BaseModel):

@@ -50,12 +50,23 @@ def save_final(trainer: Any, processing_class: Any) -> Path:
     return final
 
 
-def train(run: RunConfig, args: StepGRPOConfig, resume: bool = False) -> Path:
+def dataset_builder(reasoning_format: str) -> Any:
+    """`build_dataset` for user rows; R1-Router step rows (`reasoning_format: router`) have their own."""
+    if reasoning_format == "router":
+        from stepgrpo.router.dataset import build_step_dataset
+
+        return build_step_dataset
     from stepgrpo.data.training import build_dataset
+
+    return build_dataset
+
+
+def train(run: RunConfig, args: StepGRPOConfig, resume: bool = False) -> Path:
     from stepgrpo.models import load_model_and_processor
     from stepgrpo.training.trainer import StepGRPOTrainer
 
     checkpoint = resume_checkpoint(args.output_dir) if resume else None
+    build_dataset = dataset_builder(args.reasoning_format)
     dataset = build_dataset(run.train_data, args.reasoning_format, limit=run.limit)
     eval_dataset = build_dataset(run.eval_data, args.reasoning_format) if run.eval_data else None
     model, processing_class = load_model_and_processor(run.model, dtype=run.dtype, min_pixels=run.min_pixels,

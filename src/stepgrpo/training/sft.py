@@ -34,20 +34,19 @@ class StepSFTConfig(SFTConfig):
 def sft(run: RunConfig, args: StepSFTConfig, resume: bool = False) -> Path:
     from trl import SFTTrainer
 
-    from stepgrpo.data.training import build_dataset
     from stepgrpo.models import load_model_and_processor
     from stepgrpo.training.lengths import check_prompt_lengths
-    from stepgrpo.training.run import lora_config, resume_checkpoint, save_final
+    from stepgrpo.training.run import dataset_builder, lora_config, resume_checkpoint, save_final
 
     checkpoint = resume_checkpoint(args.output_dir) if resume else None
-    dataset = build_dataset(run.train_data, args.reasoning_format, sft=True, limit=run.limit)
+    dataset = dataset_builder(args.reasoning_format)(run.train_data, args.reasoning_format, sft=True, limit=run.limit)
     model, processing_class = load_model_and_processor(run.model, dtype=run.dtype, min_pixels=run.min_pixels,
                                                        max_pixels=run.max_pixels)
     if args.max_length is not None:
         # TRL keeps the start of a too-long sequence; a prompt that alone exceeds the limit would
         # lose image tokens, so refuse it (lengths.py).
         check_prompt_lengths(dataset, processing_class, args.max_length, setting="max_length")
-    columns = [name for name in ("prompt", "completion", "image") if name in dataset.column_names]
+    columns = [name for name in ("prompt", "completion", "image", "images") if name in dataset.column_names]
     trainer = SFTTrainer(model=model, args=args, train_dataset=dataset.select_columns(columns),
                          processing_class=processing_class, peft_config=lora_config(run))
     trainer.train(resume_from_checkpoint=checkpoint)
