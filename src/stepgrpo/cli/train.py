@@ -27,7 +27,8 @@ def fail(message: str) -> None:
 @app.command("train", context_settings=EXTRA_ARGS)
 def train_command(
     ctx: typer.Context,
-    preset: Annotated[str | None, typer.Option(help="Start from a preset: r1vl-2b, r1vl-7b or tiny.")] = None,
+    preset: Annotated[str | None, typer.Option(help="Start from a preset (see docs/training.md): r1vl-2b, r1vl-7b, "
+                                                                      "tiny, router-tiny, router-paper.")] = None,
     resume: Annotated[bool, typer.Option(help="Continue from the last checkpoint in output_dir.")] = False,
 ) -> None:
     """Train with StepGRPO: `stepgrpo train [CONFIG.yaml] [--key value ...]`.

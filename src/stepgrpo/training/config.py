@@ -119,6 +119,10 @@ class StepGRPOConfig(GRPOConfig):
                               f"{len(self.reward_funcs)} reward_funcs {self.reward_funcs}")
         if self.alpha < 0:
             raise ConfigError(f"alpha: must be >= 0, got {self.alpha}")
+        step_level = self.advantage_mode == "step" or (self.egsw or {}).get("level") == "step"
+        if step_level and self.reasoning_format == "router":
+            raise ConfigError("advantage_mode: step-level credit needs sections to split; reasoning_format router "
+                              "(one R1-Router step per row) takes advantage_mode sequence and egsw level sequence")
         if self.egsw is not None:
             self.egsw = _egsw_settings(self.egsw)
         for name in ("max_prompt_length", "completion_table_steps"):

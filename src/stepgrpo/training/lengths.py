@@ -22,18 +22,19 @@ def _image_tokens(processing_class: Any, image: Any) -> int:
     return int(data["num_image_tokens"][0])
 
 
-def prompt_length(processing_class: Any, prompt: list[dict[str, Any]], image: Any = None) -> int:
+def prompt_length(processing_class: Any, prompt: list[dict[str, Any]], images: list[Any] | None = None) -> int:
     """Tokens the trainer will feed for `prompt` (chat template and generation prompt included)."""
     from trl.data_utils import prepare_multimodal_messages
 
+    images = [image for image in images or [] if image is not None]
     is_processor = hasattr(processing_class, "image_processor")
     tokenizer = processing_class.tokenizer if is_processor else processing_class
     if is_processor:
-        prompt = prepare_multimodal_messages(prompt, images=[image] if image is not None else [])
+        prompt = prepare_multimodal_messages(prompt, images=images)
     text = processing_class.apply_chat_template(prompt, tokenize=False, add_generation_prompt=True)
     count = len(tokenizer(text, add_special_tokens=False)["input_ids"])
-    if image is not None:
-        count += _image_tokens(processing_class, image) - 1  # the template holds one placeholder
+    for image in images:
+        count += _image_tokens(processing_class, image) - 1  # the template holds one placeholder each
     return count
 
 
@@ -41,10 +42,11 @@ def check_prompt_lengths(dataset: Any, processing_class: Any, max_prompt_length:
                          setting: str = "max_prompt_length") -> None:
     """Raise `PromptTooLongError` naming every row whose prompt exceeds `max_prompt_length`
     (`setting` is the config field to name in the message)."""
-    columns = [name for name in ("prompt", "image", "row") if name in dataset.column_names]
+    columns = [name for name in ("prompt", "image", "images", "row") if name in dataset.column_names]
     too_long = []
     for index, example in enumerate(dataset.select_columns(columns)):
-        length = prompt_length(processing_class, example["prompt"], example.get("image"))
+        images = example.get("images") or [example.get("image")]
+        length = prompt_length(processing_class, example["prompt"], images)
         if length > max_prompt_length:
             too_long.append(f"  {example.get('row', f'row {index}')}: {length} tokens")
     if too_long:
