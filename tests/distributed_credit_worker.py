@@ -35,6 +35,8 @@ def main(model_dir: str, data: str, out: str) -> None:
               "source": trainer._egsw_source, "shapes": shapes,
               "logs": [entry for entry in trainer.state.log_history if "egsw/weight_max" in entry]}
     Path(out, f"rank{report['rank']}.json").write_text(json.dumps(report))
+    # Tear gloo down before the interpreter exits: left to atexit, its threads can abort the process (SIGABRT).
+    trainer.accelerator.end_training()
 
 
 if __name__ == "__main__":

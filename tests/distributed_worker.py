@@ -43,6 +43,8 @@ def main(model_dir: str, data: str, out: str) -> None:
         "advantages": list(logs["advantages"]),
     }
     Path(out, f"rank{report['rank']}.json").write_text(json.dumps(report))
+    # Tear gloo down before the interpreter exits: left to atexit, its threads can abort the process (SIGABRT).
+    trainer.accelerator.end_training()
 
 
 if __name__ == "__main__":

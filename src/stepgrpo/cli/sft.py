@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from stepgrpo.cli.app import app
-from stepgrpo.cli.train import EXTRA_ARGS, fail, split_config_argument
+from stepgrpo.cli.train import EXTRA_ARGS, end_processes, fail, split_config_argument
 
 
 @app.command("sft", context_settings=EXTRA_ARGS)
@@ -31,4 +31,5 @@ def sft_command(
         final = sft(run, args, resume=resume)
     except (ConfigError, DataFileError, TrainingDataError, PromptTooLongError, FileNotFoundError) as error:
         fail(str(error))
+    end_processes()
     typer.echo(f"saved the warmed-up model to {final}")

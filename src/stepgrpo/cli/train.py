@@ -19,6 +19,14 @@ def split_config_argument(args: list[str]) -> tuple[Path | None, list[str]]:
     return None, list(args)
 
 
+def end_processes() -> None:
+    """Destroy the process group (if `accelerate launch` made one) before the interpreter exits:
+    left to atexit, gloo's threads can abort a rank with SIGABRT after a successful run."""
+    from accelerate import PartialState
+
+    PartialState().destroy_process_group()
+
+
 def fail(message: str) -> None:
     typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
     raise typer.Exit(2)
@@ -51,4 +59,5 @@ def train_command(
         final = train(run, args, resume=resume)
     except (ConfigError, DataFileError, TrainingDataError, PromptTooLongError, FileNotFoundError) as error:
         fail(str(error))
+    end_processes()
     typer.echo(f"saved the trained model to {final}")
