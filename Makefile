@@ -15,7 +15,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 demo: setup
-	$(BIN)/stepgrpo score --example
+	$(BIN)/stepgrpo demo
 
 test: setup
 	$(BIN)/ruff check src tests benchmarks

@@ -5,6 +5,7 @@ TRL) happen inside the command functions so that `stepgrpo --help` and `stepgrpo
 """
 
 from stepgrpo.cli import (
+    demo,  # noqa: F401
     eval,  # noqa: F401
     keysteps,  # noqa: F401
     make_data,  # noqa: F401

@@ -80,7 +80,16 @@ def _training_corpus(seed: int, lines: int = 3000) -> list[str]:
             f"\\frac{{{a}}}{{{b}}} = {a / b:.3f}, {a}% of {b} is {a * b / 100:g}, x^2 + {b}x - {a} = 0, "
             f"√{b} ≈ {b ** 0.5:.2f}, {rng.randint(0, 180)}° ({rng.choice('ABCDE')}: {words})",
         ]
-    return corpus
+    return corpus + _chart_reasoning(seed)
+
+
+def _chart_reasoning(seed: int, count: int = 300) -> list[str]:
+    """Questions and reference reasoning of the embedded ChartMath task, so that its phrases are
+    single tokens: the demo's sequences get about a third shorter, hence faster to train on a CPU."""
+    from stepgrpo.data.chartmath import generate
+
+    return [f"{problem.question}\n{problem.solution}"
+            for problem in generate(count, 0, seed=seed + 10_000)["train"]]
 
 
 def build_tokenizer(seed: int = 0, vocab_size: int = 1024):

@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -111,20 +111,60 @@ def read_questions(path: str | Path, limit: int | None = None) -> list[tuple[Que
     return questions
 
 
+class TurnPolicy(Protocol):
+    """A policy that sees each question's whole conversation (`onpolicy.TranscriptPolicy`): it is
+    asked for one turn per question, `Turn.key` naming the question, and keeps the transcript."""
+
+    def turns(self, requests: Sequence[Turn]) -> list[str]: ...
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One model turn the loop asks for: which question (`key`), the step kind ("router",
+    "sub_answer", "final"), the step's official system prompt and user text, and the image."""
+
+    key: int
+    kind: str
+    system: str
+    user: str
+    image: Path | None = None
+
+
 @dataclass
-class _State:
+class LoopState:
+    """One question's progress through the loop; `ended` means no final answer is asked (a failure
+    under `end_on_failure`)."""
+
+    key: int
     question: Question
     image: Path | None
     history: list[tuple[str, str]] = field(default_factory=list)
     steps: list[dict[str, Any]] = field(default_factory=list)
     routes: list[str] = field(default_factory=list)
     stop_reason: str | None = None
+    ended: bool = False
+    final: dict[str, Any] | None = None
 
     def messages(self, system: str, user: str) -> Prompt:
         return [{"role": "system", "content": system}, {"role": "user", "content": user}], self.image
 
+    def fail(self, reason: str, end: bool) -> None:
+        self.stop_reason = reason
+        self.ended = self.ended or end
 
-def _router_round(states: list[_State], policy: Policy, retries: int) -> None:
+
+def _ask(policy: Policy | TurnPolicy, states: Sequence[LoopState], kind: str, system: str,
+         users: Sequence[str]) -> list[str]:
+    """One completion per state: whole transcripts for a `TurnPolicy`, fresh prompts otherwise."""
+    if not states:
+        return []
+    if hasattr(policy, "turns"):
+        return policy.turns([Turn(state.key, kind, system, user, state.image)
+                             for state, user in zip(states, users, strict=True)])
+    return policy([state.messages(system, user) for state, user in zip(states, users, strict=True)])
+
+
+def _router_round(states: list[LoopState], policy: Policy | TurnPolicy, retries: int, end_on_failure: bool) -> None:
     """One router step for every state; resample malformed outputs up to `retries` times."""
     outcome: dict[int, dict[str, Any]] = {}
     tries: dict[int, int] = {}
@@ -132,10 +172,10 @@ def _router_round(states: list[_State], policy: Policy, retries: int) -> None:
     for attempt in range(retries + 1):
         if not pending:
             break
-        prompts = [states[i].messages(ROUTER_SYSTEM_PROMPT, router_user_text(states[i].question.question,
-                                                                             states[i].history)) for i in pending]
+        asked = [states[i] for i in pending]
+        users = [router_user_text(state.question.question, state.history) for state in asked]
         still = []
-        for i, completion in zip(pending, policy(prompts), strict=True):
+        for i, completion in zip(pending, _ask(policy, asked, "router", ROUTER_SYSTEM_PROMPT, users), strict=True):
             tries[i] = attempt + 1
             try:
                 step = parse_router_step(completion)
@@ -152,15 +192,16 @@ def _router_round(states: list[_State], policy: Policy, retries: int) -> None:
         state.steps.append({"router": router, "attempts": tries[i]})
         if "error" in router:  # the official fallback: none / none
             state.routes.append("invalid")
-            state.stop_reason = f"malformed router step after {tries[i]} attempt(s)"
+            state.fail(f"malformed router step after {tries[i]} attempt(s)", end_on_failure)
         else:
             state.routes.append(router["kb"])
             if router["kb"] == NONE:
                 state.stop_reason = "model stopped"
 
 
-def _retrieve_and_answer(states: list[_State], kbs: Any, policy: Policy, k: int) -> None:
-    prompts, answering = [], []
+def _retrieve_and_answer(states: list[LoopState], kbs: Any, policy: Policy | TurnPolicy, k: int,
+                         end_on_failure: bool) -> None:
+    users, answering = [], []
     for state in states:
         step = state.steps[-1]
         query, kb = step["router"]["sub_question"], step["router"]["kb"]
@@ -169,52 +210,73 @@ def _retrieve_and_answer(states: list[_State], kbs: Any, policy: Policy, k: int)
         except Exception as error:  # any backend failure ends this step only, with its reason
             message = error.args[0] if isinstance(error, KeyError) and error.args else str(error)
             step["retrieval"] = {"error": f"{type(error).__name__}: {message}"}
+            if end_on_failure:
+                state.fail(f"retrieval failed: {step['retrieval']['error']}", True)
             continue
         step["retrieval"] = {"hits": [{"id": hit.id, "score": hit.score} for hit in hits]}
-        passages = {kb: [hit.text for hit in hits[:PASSAGES_SHOWN]]}
-        prompts.append(state.messages(ANSWER_SYSTEM_PROMPT, answer_user_text(query, passages)))
+        users.append(answer_user_text(query, {kb: [hit.text for hit in hits[:PASSAGES_SHOWN]]}))
         answering.append(state)
-    for state, completion in zip(answering, policy(prompts) if prompts else [], strict=True):
+    for state, completion in zip(answering, _ask(policy, answering, "sub_answer", ANSWER_SYSTEM_PROMPT, users),
+                                 strict=True):
         step = state.steps[-1]
         try:
             answer = parse_answer_step(completion)
         except StepFormatError as error:
             step["answer"] = {"completion": completion, "error": str(error)}
+            if end_on_failure:
+                state.fail(f"malformed sub-answer: {error}", True)
             continue
         step["answer"] = {"completion": completion, "answer": answer}
         state.history.append((step["router"]["sub_question"], answer))
 
 
-def answer_questions(questions: Sequence[tuple[Question, Path | None]], kbs: Any, policy: Policy, *,
-                     k: int = PASSAGES_SHOWN, max_retrievals: int = MAX_RETRIEVALS, retries: int = 5,
-                     on_done: Callable[[int], None] | None = None) -> list[dict[str, Any]]:
-    """Run the loop for every question; return one JSON-ready record per question, in order."""
-    states = [_State(question, image) for question, image in questions]
+def run_loop(questions: Sequence[tuple[Question, Path | None]], kbs: Any, policy: Policy | TurnPolicy, *,
+             k: int = PASSAGES_SHOWN, max_retrievals: int = MAX_RETRIEVALS, retries: int = 5,
+             end_on_failure: bool = False, on_done: Callable[[int], None] | None = None) -> list[LoopState]:
+    """The loop itself, shared by `answer_questions` and the on-policy training rollout.
+
+    `end_on_failure=False` is the official recovery (module docstring); `True` (training) ends a
+    question's trajectory at its first malformed step or failed retrieval, with no final answer.
+    """
+    states = [LoopState(key, question, image) for key, (question, image) in enumerate(questions)]
     for _ in range(max_retrievals):
         active = [state for state in states if state.stop_reason is None]
         if not active:
             break
-        _router_round(active, policy, retries)
+        _router_round(active, policy, retries, end_on_failure)
         retrieving = [state for state in active if state.stop_reason is None]
-        _retrieve_and_answer(retrieving, kbs, policy, k)
+        _retrieve_and_answer(retrieving, kbs, policy, k, end_on_failure)
         if on_done:
-            on_done(len(active) - len(retrieving))
+            on_done(len(active) - len([state for state in retrieving if state.stop_reason is None]))
     capped = [state for state in states if state.stop_reason is None]
     for state in capped:
         state.stop_reason = f"step cap ({max_retrievals} retrievals)"
     if on_done and capped:
         on_done(len(capped))
-    prompts = [state.messages(FINAL_SYSTEM_PROMPT, final_user_text(state.question.question, state.history, "eval"))
-               for state in states]
-    return [_record(state, completion) for state, completion in zip(states, policy(prompts), strict=True)]
+    finishing = [state for state in states if not state.ended]
+    users = [final_user_text(state.question.question, state.history, "eval") for state in finishing]
+    for state, completion in zip(finishing, _ask(policy, finishing, "final", FINAL_SYSTEM_PROMPT, users),
+                                 strict=True):
+        state.final = {"completion": completion}
+        try:
+            state.final["answer"] = parse_answer_step(completion)
+        except StepFormatError as error:
+            state.final["answer"], state.final["error"] = "", str(error)
+    return states
 
 
-def _record(state: _State, completion: str) -> dict[str, Any]:
-    final: dict[str, Any] = {"completion": completion}
-    try:
-        final["answer"] = parse_answer_step(completion)
-    except StepFormatError as error:
-        final["answer"], final["error"] = "", str(error)
+def answer_questions(questions: Sequence[tuple[Question, Path | None]], kbs: Any, policy: Policy | TurnPolicy, *,
+                     k: int = PASSAGES_SHOWN, max_retrievals: int = MAX_RETRIEVALS, retries: int = 5,
+                     on_done: Callable[[int], None] | None = None) -> list[dict[str, Any]]:
+    """Run the loop for every question; return one JSON-ready record per question, in order."""
+    if hasattr(policy, "turns") and retries:
+        raise ValueError("a multi-turn policy keeps its transcript: resampling a step needs retries=0")
+    states = run_loop(questions, kbs, policy, k=k, max_retrievals=max_retrievals, retries=retries, on_done=on_done)
+    return [_record(state) for state in states]
+
+
+def _record(state: LoopState) -> dict[str, Any]:
+    final = state.final or {"completion": "", "answer": "", "error": f"no final answer: {state.stop_reason}"}
     question = state.question
     record: dict[str, Any] = {
         "id": question.id, "question": question.question, "image": question.image,
@@ -249,6 +311,13 @@ def summarize(records: Sequence[dict[str, Any]]) -> dict[str, float | int | None
     }
 
 
+def vision_placeholder_ids(tokenizer: Any) -> list[int]:
+    """The ids of the vision placeholder tokens the tokenizer has (none for a text-only one)."""
+    vocab = tokenizer.get_vocab()
+    return sorted(vocab[t] for t in ("<|image_pad|>", "<|video_pad|>", "<|vision_start|>", "<|vision_end|>")
+                  if t in vocab)
+
+
 class ModelPolicy:
     """Batched generation with a local model folder (VLM or text-only), decoding only new tokens.
 
@@ -268,10 +337,7 @@ class ModelPolicy:
             "do_sample": False}
         self.generate_kwargs = {"max_new_tokens": max_new_tokens, **sampling}
         if self.is_vlm:  # a sampled vision placeholder would break the next turn (trl-on-cpu.md §4.8)
-            vocab = self.tokenizer.get_vocab()
-            self.generate_kwargs["suppress_tokens"] = sorted(
-                vocab[t] for t in ("<|image_pad|>", "<|video_pad|>", "<|vision_start|>", "<|vision_end|>")
-                if t in vocab)
+            self.generate_kwargs["suppress_tokens"] = vision_placeholder_ids(self.tokenizer)
 
     def __call__(self, prompts: Sequence[Prompt]) -> list[str]:
         outputs: list[str] = []

@@ -22,6 +22,7 @@ from trl import GRPOConfig
 
 REASONING_FORMATS = ("r1vl", "think", "router")  # router: R1-Router step rows (stepgrpo.router.dataset)
 ADVANTAGE_MODES = ("sequence", "step")
+ROUTER_ROLLOUTS = ("teacher", "on_policy")  # on_policy: stepgrpo.router.onpolicy (docs/router.md)
 EGSW_DEFAULTS: dict[str, Any] = {"alpha": 0.1, "temperature": 1.0, "level": "sequence"}
 EGSW_LEVELS = ("sequence", "step")
 REWARD_FUNCS = ("step_accuracy", "step_validity", "outcome", "router_step", "answer_step")
@@ -96,6 +97,15 @@ class StepGRPOConfig(GRPOConfig):
         default=None,
         metadata={"help": "R1-Router `router_step` reward: local sentence-transformers folder for the query "
                           "similarity (paper: BGE-M3). None: the lexical fallback (docs/router.md)."})
+    router_rollout: str = field(
+        default="teacher",
+        metadata={"help": f"R1-Router training data. Allowed: {ROUTER_ROLLOUTS}. `teacher`: teacher-forced step rows "
+                          "(the paper). `on_policy`: questions, rolled out by the policy through the whole "
+                          "router-answer loop with `router_kb` retrieval (our extension, docs/router.md)."})
+    router_kb: str | None = field(
+        default=None,
+        metadata={"help": "router_rollout on_policy: the knowledge-base index folder that rollouts retrieve from "
+                          "(`stepgrpo kb build`; `router-world` writes WORLD/kb)."})
     completion_table_steps: int | None = field(
         default=None,
         metadata={"help": "Print a table of sample completions with their rewards every N optimizer steps and "
@@ -119,10 +129,13 @@ class StepGRPOConfig(GRPOConfig):
                               f"{len(self.reward_funcs)} reward_funcs {self.reward_funcs}")
         if self.alpha < 0:
             raise ConfigError(f"alpha: must be >= 0, got {self.alpha}")
+        self._check_router_rollout()
         step_level = self.advantage_mode == "step" or (self.egsw or {}).get("level") == "step"
-        if step_level and self.reasoning_format == "router":
+        on_policy_steps = self.router_rollout == "on_policy" and self.advantage_mode == "step" and not self.egsw
+        if step_level and self.reasoning_format == "router" and not on_policy_steps:
             raise ConfigError("advantage_mode: step-level credit needs sections to split; reasoning_format router "
-                              "(one R1-Router step per row) takes advantage_mode sequence and egsw level sequence")
+                              "(one R1-Router step per row) takes advantage_mode sequence and egsw level sequence, "
+                              "unless router_rollout is on_policy (then advantage_mode step, without egsw)")
         if self.egsw is not None:
             self.egsw = _egsw_settings(self.egsw)
         for name in ("max_prompt_length", "completion_table_steps"):
@@ -130,6 +143,27 @@ class StepGRPOConfig(GRPOConfig):
             if value is not None and value < 1:
                 raise ConfigError(f"{name}: must be a positive integer or null, got {value}")
         super().__post_init__()
+
+
+    def _check_router_rollout(self) -> None:
+        if self.router_rollout not in ROUTER_ROLLOUTS:
+            raise ConfigError(f"router_rollout: {self.router_rollout!r} is not allowed; "
+                              f"choose one of {', '.join(ROUTER_ROLLOUTS)}")
+        if self.router_rollout == "teacher":
+            if self.router_kb is not None:
+                raise ConfigError("router_kb: only used with router_rollout on_policy (teacher rows carry their "
+                                  "retrieved passages)")
+            return
+        if self.reasoning_format != "router":
+            raise ConfigError(f"router_rollout: on_policy needs reasoning_format router, got {self.reasoning_format!r}")
+        if not self.router_kb:
+            raise ConfigError("router_kb: router_rollout on_policy retrieves during rollouts; give the index folder "
+                              "written by `stepgrpo router-index`")
+        if not (Path(self.router_kb) / "manifest.json").is_file():
+            raise ConfigError(f"router_kb: {self.router_kb} is not a knowledge-base index folder (no manifest.json)")
+        if self.egsw:
+            raise ConfigError("egsw: not wired to router_rollout on_policy (its entropies would include the masked "
+                              "retrieved text); set egsw to null")
 
 
 def _egsw_settings(value: Any) -> dict[str, Any]:
@@ -229,7 +263,8 @@ def _validate_field(name: str, value: Any, field_: dataclasses.Field, source: st
     except pydantic.ValidationError as error:
         detail = "; ".join(e["msg"] for e in error.errors())
         raise ConfigError(f"{source}: {name}: {detail} (got {value!r})") from None
-    choices = {**TRL_CHOICES, "reasoning_format": REASONING_FORMATS, "advantage_mode": ADVANTAGE_MODES}
+    choices = {**TRL_CHOICES, "reasoning_format": REASONING_FORMATS, "advantage_mode": ADVANTAGE_MODES,
+               "router_rollout": ROUTER_ROLLOUTS}
     allowed = choices.get(name) if grpo else None
     if allowed and value not in allowed:
         raise ConfigError(f"{source}: {name}: {value!r} is not allowed; choose one of {', '.join(allowed)}")

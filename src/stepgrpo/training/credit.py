@@ -8,11 +8,12 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
+from accelerate.utils import gather_object
 
 from stepgrpo.advantages.egsw import egsw_weights, segment_means, sequence_means
 from stepgrpo.advantages.spans import token_ranges
 from stepgrpo.advantages.step_rewards import StepRewards, step_rewards
-from stepgrpo.advantages.token_advantages import token_step_index
+from stepgrpo.advantages.token_advantages import step_advantages, token_advantages, token_step_index
 from stepgrpo.rewards.trl import as_choices
 
 SPAN_KEY = 2**20
@@ -39,6 +40,26 @@ def batch_step_index(completion_ids: torch.Tensor, texts: Sequence[str], results
     ranges = [token_ranges(row, text, result.starts, decode) for row, text, result in zip(rows, texts, results,
                                                                                           strict=True)]
     return token_step_index(ranges, completion_ids.size(1)).to(completion_ids.device)
+
+
+def router_token_advantages(output: dict[str, Any], inputs: Sequence[dict[str, Any]], args: Any, group_size: int,
+                            first: int) -> torch.Tensor:
+    """On-policy R1-Router trajectories (`stepgrpo.router.onpolicy`): each model turn is a step, its
+    reward from `trajectory_step_rewards`; A = Â + c·Ã as in `advantage_mode: step`, grouped over the
+    G rollouts of one question (gathered across processes), and 0 on inserted text (`tool_mask` 0)."""
+    from stepgrpo.router.onpolicy import trajectory_step_rewards
+    from stepgrpo.router.rewards import query_similarity
+
+    similarity = query_similarity(args.router_embedding_model)
+    rewards = [trajectory_step_rewards(row["turns"], row["ref_queries"], row["ref_kbs"], row["ref_answers"],
+                                       similarity) for row in inputs]
+    advantages, _ = step_advantages(gather_object(rewards), group_size)
+    ranges = [[(turn["start"], turn["end"]) for turn in row["turns"]] for row in inputs]
+    completion_ids = output["completion_ids"]
+    step_index = token_step_index(ranges, completion_ids.size(1)).to(completion_ids.device)
+    mask = output["completion_mask"] * output["tool_mask"] if "tool_mask" in output else output["completion_mask"]
+    return token_advantages(output["advantages"], advantages[first:first + len(inputs)], step_index, mask,
+                            args.step_advantage_coef)
 
 
 def gather_entries(table: torch.Tensor, accelerator: Any) -> torch.Tensor:

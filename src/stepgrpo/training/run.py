@@ -36,7 +36,9 @@ def resume_checkpoint(output_dir: str) -> str:
 
 def save_final(trainer: Any, processing_class: Any) -> Path:
     """Save the trained model and its processor to `output_dir/final`, atomically (written beside
-    it, then renamed), so the folder is either complete or absent. Loadable as a `model:`."""
+    it, then renamed), so the folder is either complete or absent. Loadable as a `model:`.
+    The run's metrics (every logged step) go to `output_dir/trainer_state.json`."""
+    trainer.save_state()
     output_dir = Path(trainer.args.output_dir)
     final = output_dir / "final"
     staging = output_dir / ".final.tmp"
@@ -50,8 +52,13 @@ def save_final(trainer: Any, processing_class: Any) -> Path:
     return final
 
 
-def dataset_builder(reasoning_format: str) -> Any:
-    """`build_dataset` for user rows; R1-Router step rows (`reasoning_format: router`) have their own."""
+def dataset_builder(reasoning_format: str, router_rollout: str = "teacher") -> Any:
+    """`build_dataset` for user rows; R1-Router step rows (`reasoning_format: router`) have their own,
+    and on-policy R1-Router training reads questions (`router_rollout: on_policy`)."""
+    if reasoning_format == "router" and router_rollout == "on_policy":
+        from stepgrpo.router.onpolicy import build_question_dataset
+
+        return build_question_dataset
     if reasoning_format == "router":
         from stepgrpo.router.dataset import build_step_dataset
 
@@ -66,7 +73,7 @@ def train(run: RunConfig, args: StepGRPOConfig, resume: bool = False) -> Path:
     from stepgrpo.training.trainer import StepGRPOTrainer
 
     checkpoint = resume_checkpoint(args.output_dir) if resume else None
-    build_dataset = dataset_builder(args.reasoning_format)
+    build_dataset = dataset_builder(args.reasoning_format, args.router_rollout)
     dataset = build_dataset(run.train_data, args.reasoning_format, limit=run.limit)
     eval_dataset = build_dataset(run.eval_data, args.reasoning_format) if run.eval_data else None
     model, processing_class = load_model_and_processor(run.model, dtype=run.dtype, min_pixels=run.min_pixels,

@@ -9,7 +9,9 @@ What this subclass adds, each at the narrowest hook:
 - vision placeholder tokens that generation can never sample, even when the user passes their
   own `suppress_tokens` (TRL's `dict.update` would drop its own entry, trl-on-cpu.md §4.8);
 - a completions table every `completion_table_steps` steps (`log`);
-- resume that really restores the weights (`_load_from_checkpoint`, see there).
+- resume that really restores the weights (`_load_from_checkpoint`, see there);
+- for `router_rollout: on_policy`, TRL's `rollout_func` running the R1-Router loop
+  (`stepgrpo.router.onpolicy`), with per-turn advantages in `advantage_mode: step`.
 
 Advantages: `advantage_mode="sequence"` is TRL's own computation (one group-normalised scalar per
 completion). `advantage_mode="step"` replaces `output["advantages"]` in `_generate_and_score_completions`
@@ -51,7 +53,23 @@ def build_reward_funcs(args: StepGRPOConfig) -> list[Callable[..., list[float]]]
         "router_step": lambda: router.make_router_step_reward(router.query_similarity(args.router_embedding_model)),
         "answer_step": lambda: router.answer_step,
     }
+    if args.router_rollout == "on_policy":  # the same two rewards, summed over a whole trajectory's turns
+        from stepgrpo.router.onpolicy import make_onpolicy_rewards
+
+        on_policy = dict(zip(("router_step", "answer_step"), make_onpolicy_rewards(
+            router.query_similarity(args.router_embedding_model)), strict=True))
+        factories.update({name: lambda name=name: on_policy[name] for name in on_policy})
     return [factories[name]() for name in args.reward_funcs]
+
+
+def build_rollout_func(args: StepGRPOConfig) -> Callable[..., Any] | None:
+    """TRL's `rollout_func` for `router_rollout: on_policy` (`stepgrpo.router.onpolicy`), else None."""
+    if args.router_rollout != "on_policy":
+        return None
+    from stepgrpo.router.kb import KnowledgeBases
+    from stepgrpo.router.onpolicy import RouterRollout
+
+    return RouterRollout(KnowledgeBases.load(args.router_kb))
 
 
 class StepGRPOTrainer(GRPOTrainer):
@@ -64,6 +82,8 @@ class StepGRPOTrainer(GRPOTrainer):
         checkable = processing_class is not None and hasattr(train_dataset, "select_columns")
         if args.max_prompt_length is not None and checkable:
             check_prompt_lengths(train_dataset, processing_class, args.max_prompt_length)
+        if args.router_rollout == "on_policy":
+            kwargs.setdefault("rollout_func", build_rollout_func(args))
         super().__init__(model=model, reward_funcs=reward_funcs or build_reward_funcs(args), args=args,
                          train_dataset=train_dataset, processing_class=processing_class, **kwargs)
         if self._is_vlm and not self.use_vllm:
@@ -120,6 +140,9 @@ class StepGRPOTrainer(GRPOTrainer):
         first = self.accelerator.process_index * count
         if self.args.egsw:
             output["egsw_row"] = torch.arange(first, first + count, device=output["completion_ids"].device)
+        if step_mode and self.args.router_rollout == "on_policy":  # step spans are the trajectory's model turns
+            output["advantages"] = credit.router_token_advantages(output, inputs, self.args, group_size, first)
+            return output
         if step_mode or step_egsw:
             ids = output["completion_ids"]
             texts = self._tokenizer.batch_decode(ids, skip_special_tokens=True)  # what the rewards read
