@@ -33,10 +33,10 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
 def _config(preset: str | None, overrides: dict[str, Any], config_cls: Any = None):
-    from stepgrpo.training.config import load_train_config
+    from stepgrpo.training.config import StepGRPOConfig, config_from_mapping
 
-    args = [item for key, value in overrides.items() for item in (f"--{key}", str(value))]
-    return load_train_config(None, args, preset, **({"config_cls": config_cls} if config_cls else {}))
+    settings = {key: str(value) if isinstance(value, Path) else value for key, value in overrides.items()}
+    return config_from_mapping(settings, preset, config_cls or StepGRPOConfig, source="router_report")
 
 
 def evaluate(model: Path, world: Path, questions: Path, max_new_tokens: int, loop: str) -> dict[str, Any]:
@@ -169,7 +169,7 @@ def main() -> None:
     variants = {
         "SFT + R1-Router Step-GRPO (teacher-forced)": ("router-tiny", {"train_data": out / "steps.jsonl"}),
         "SFT + outcome-only GRPO (teacher-forced)": ("router-tiny", {
-            "train_data": out / "steps-final.jsonl", "reward_funcs": "[answer_step]", "reward_weights": "[1.0]"}),
+            "train_data": out / "steps-final.jsonl", "reward_funcs": ["answer_step"], "reward_weights": [1.0]}),
         "SFT + on-policy Step-GRPO (ours)": ("router-onpolicy-tiny", {
             "train_data": world / "train.jsonl", "router_kb": world / "kb"}),
     }

@@ -101,14 +101,6 @@ class DemoSettings:
             raise ValueError("train_rows, test_rows, rl_steps, num_generations and prompts_per_step must be >= 1")
 
 
-def _config(layer: dict[str, Any], preset: str | None = None, config_cls: Any = None) -> Any:
-    """`stepgrpo train`/`sft` configuration from one mapping (over a preset), validated like a YAML file."""
-    from stepgrpo.training.config import StepGRPOConfig, device_defaults, load_config, read_preset
-
-    layers = [(f"preset {preset}", read_preset(preset))] if preset else []
-    return load_config(config_cls or StepGRPOConfig, [*layers, ("demo", layer)], defaults=device_defaults())
-
-
 def _rows(path: Path) -> list[dict[str, Any]]:
     """The rows of a file this pipeline wrote itself (so none can be malformed)."""
     from stepgrpo.data.io import read_rows
@@ -137,20 +129,21 @@ def make_base(out: Path, settings: DemoSettings) -> Path:
 
 def warm_up(base: Path, data: Path, out: Path, settings: DemoSettings) -> Path:
     """SFT on the reference reasoning (R1-VL's stage 1); every RL variant starts from this checkpoint."""
+    from stepgrpo.training.config import config_from_mapping
     from stepgrpo.training.sft import StepSFTConfig, sft
 
-    run, args = _config({"model": str(base), "train_data": str(data / "sft.jsonl"), "output_dir": str(out / "sft"),
-                         "num_train_epochs": settings.sft_epochs,
-                         "per_device_train_batch_size": settings.sft_batch_size,
-                         "learning_rate": settings.sft_learning_rate, "warmup_steps": 10,
-                         "lr_scheduler_type": "cosine", "logging_steps": 10, "save_strategy": "no",
-                         "report_to": "none", "max_pixels": 12544, "gradient_checkpointing": False,
-                         "seed": settings.seed}, config_cls=StepSFTConfig)
+    sft_settings = {"model": str(base), "train_data": str(data / "sft.jsonl"), "output_dir": str(out / "sft"),
+                 "num_train_epochs": settings.sft_epochs, "per_device_train_batch_size": settings.sft_batch_size,
+                 "learning_rate": settings.sft_learning_rate, "warmup_steps": 10, "lr_scheduler_type": "cosine",
+                 "logging_steps": 10, "save_strategy": "no", "report_to": "none", "max_pixels": 12544,
+                 "gradient_checkpointing": False, "seed": settings.seed}
+    run, args = config_from_mapping(sft_settings, config_cls=StepSFTConfig, source="demo")
     return sft(run, args)
 
 
 def run_variant(name: str, start: Path, data: Path, out: Path, settings: DemoSettings) -> Path:
     """One GRPO run of `VARIANTS[name]` from `start`; writes `out/<name>/final` and its log history."""
+    from stepgrpo.training.config import config_from_mapping
     from stepgrpo.training.run import train
 
     layer = {"model": str(start), "train_data": str(data / "train.jsonl"), "output_dir": str(out / name),
@@ -159,7 +152,7 @@ def run_variant(name: str, start: Path, data: Path, out: Path, settings: DemoSet
              "per_device_train_batch_size": settings.num_generations * settings.prompts_per_step,
              "max_completion_length": settings.max_completion_length, "temperature": settings.temperature,
              "logging_steps": 1, "seed": settings.seed, **VARIANTS[name].settings, **settings.extra}
-    return train(*_config(layer, preset="tiny"))
+    return train(*config_from_mapping(layer, preset="tiny", source="demo"))
 
 
 def evaluate_model(model: Path, data: Path, out: Path, settings: DemoSettings) -> dict[str, float]:

@@ -331,3 +331,11 @@ def load_train_config(config_path: str | Path | None = None, overrides: list[str
     if "output_dir" not in given:
         layers.append(("default", {"output_dir": "runs/stepgrpo"}))
     return load_config(config_cls, layers, defaults=device_defaults())
+
+
+def config_from_mapping(settings: dict[str, Any], preset: str | None = None,
+                        config_cls: type[GRPOConfig] = StepGRPOConfig, source: str = "python"):
+    """`(RunConfig, config)` from a Python mapping over an optional preset, validated exactly like a
+    YAML file (scripts and benchmarks build their runs this way)."""
+    layers = [(f"preset {preset}", read_preset(preset))] if preset else []
+    return load_config(config_cls, [*layers, (source, settings)], defaults=device_defaults())
