@@ -151,9 +151,13 @@ def write_report(everything: dict[str, Any], settings: DemoSettings, folder: Pat
         images[group] = "\n".join(f"![{path.name}]({path.name})" for path in paths)
     body = f"""# Ablation on ChartMath: reward components and advantage algorithms
 
-Command (CPU, 2 cores; rerun it to reproduce every number and plot here):
+Command (CPU; one thread, as it ran here beside other jobs; about 40 minutes; rerun it to reproduce
+every number and plot here, already finished runs in `--out` are reused):
 
     {command}
+
+What the numbers mean, and the defaults chosen from them: [demo.md](../demo.md) (reward
+components) and [algorithms.md](../algorithms.md) §5 (advantage algorithms).
 
 One tiny Qwen2-VL (hidden {settings.hidden_size}, {settings.num_layers} layers) warmed up once with SFT
 ({settings.sft_epochs} epochs over {settings.train_rows} rows); from that same checkpoint every variant runs
@@ -214,8 +218,9 @@ def main() -> None:
     for name in variants:  # variant-major: an interrupted run has every seed of the first variants
         for seed in options.seeds:
             run_variant(name, seed, start, data, options.out, settings, everything, results_path)
-    command = ("python benchmarks/ablation.py --seeds " + " ".join(map(str, options.seeds))
-               + f" --rl-steps {options.rl_steps}" + (f" --docs {options.docs}" if options.docs else ""))
+    command = (f"OMP_NUM_THREADS=1 .venv/bin/python benchmarks/ablation.py --out {options.out} --seeds "
+               + " ".join(map(str, options.seeds)) + f" --rl-steps {options.rl_steps}"
+               + (f" --docs {options.docs}" if options.docs else ""))
     report = write_report(everything, settings, options.docs or options.out, command)
     print(report.read_text())
 
