@@ -168,7 +168,7 @@ def evaluate_model(model: Path, data: Path, out: Path, settings: DemoSettings) -
     predictions = _rows(out / "chartmath" / "predictions.jsonl")
     reports = [(accuracy_report(p["completion"], rows[p["id"]]["answer"], rows[p["id"]]["key_steps"],
                                 rows[p["id"]]["choices"]), validity_report(p["completion"])) for p in predictions]
-    return {"accuracy": result.score / 100 if result.score > 1 else result.score,
+    return {"accuracy": result.score / 100,  # the harness reports percent
             "key_step_fraction": sum(a.key_step_fraction for a, _ in reports) / len(reports),
             "validity": sum(v.ok for _, v in reports) / len(reports),
             "answered": result.n_answered / result.n_items}
