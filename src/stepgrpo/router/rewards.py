@@ -11,6 +11,7 @@ default is `lexical_similarity`, for when no embedding model is at hand (see its
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -109,9 +110,10 @@ def completion_text(completion: str | list[dict[str, Any]]) -> str:
     return "".join(part.get("text", "") for part in content if part.get("type") == "text")
 
 
+@functools.cache
 def query_similarity(embedding_model: str | None = None) -> Similarity:
     """The paper's embedding cosine under a local sentence-transformers model, else the lexical
-    fallback (`lexical_similarity`)."""
+    fallback (`lexical_similarity`). Cached: the model loads once per process, not once per batch."""
     if embedding_model is None:
         return lexical_similarity
     from stepgrpo.router.embed import EmbeddingSimilarity

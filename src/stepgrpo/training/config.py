@@ -144,7 +144,6 @@ class StepGRPOConfig(GRPOConfig):
                 raise ConfigError(f"{name}: must be a positive integer or null, got {value}")
         super().__post_init__()
 
-
     def _check_router_rollout(self) -> None:
         if self.router_rollout not in ROUTER_ROLLOUTS:
             raise ConfigError(f"router_rollout: {self.router_rollout!r} is not allowed; "
@@ -158,7 +157,7 @@ class StepGRPOConfig(GRPOConfig):
             raise ConfigError(f"router_rollout: on_policy needs reasoning_format router, got {self.reasoning_format!r}")
         if not self.router_kb:
             raise ConfigError("router_kb: router_rollout on_policy retrieves during rollouts; give the index folder "
-                              "written by `stepgrpo router-index`")
+                              "written by `stepgrpo kb build` or `stepgrpo router-world`")
         if not (Path(self.router_kb) / "manifest.json").is_file():
             raise ConfigError(f"router_kb: {self.router_kb} is not a knowledge-base index folder (no manifest.json)")
         if self.egsw:
