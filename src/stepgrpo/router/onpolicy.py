@@ -200,20 +200,17 @@ def make_onpolicy_rewards(similarity: Similarity = lexical_similarity) -> list[C
     """TRL reward functions over on-policy trajectories, named like the teacher-forced ones:
     `router_step` sums the router turns' rewards, `answer_step` is the final answer's (0 if none)."""
 
-    def per_step(turns: list, ref_queries: list, ref_kbs: list, ref_answers: list) -> list[list[float]]:
-        return [trajectory_step_rewards(*row, similarity) for row in zip(turns, ref_queries, ref_kbs, ref_answers,
-                                                                          strict=True)]
+    def turn_sum(kind: str) -> Callable[..., list[float]]:
+        def reward(completions: list, turns: list, ref_queries: list, ref_kbs: list, ref_answers: list,
+                   **_: Any) -> list[float]:
+            return [sum(r for r, turn in zip(trajectory_step_rewards(row, queries, kbs, answers, similarity), row,
+                                             strict=True) if turn["kind"] == kind)
+                    for row, queries, kbs, answers in zip(turns, ref_queries, ref_kbs, ref_answers, strict=True)]
 
-    def router_step(completions: list, turns: list, ref_queries: list, ref_kbs: list, ref_answers: list,
-                    **_: Any) -> list[float]:
-        return [sum(r for r, t in zip(rewards, row, strict=True) if t["kind"] == "router")
-                for rewards, row in zip(per_step(turns, ref_queries, ref_kbs, ref_answers), turns, strict=True)]
+        return reward
 
-    def answer_step(completions: list, turns: list, ref_queries: list, ref_kbs: list, ref_answers: list,
-                    **_: Any) -> list[float]:
-        return [sum(r for r, t in zip(rewards, row, strict=True) if t["kind"] == "final")
-                for rewards, row in zip(per_step(turns, ref_queries, ref_kbs, ref_answers), turns, strict=True)]
-
+    router_step, answer_step = turn_sum("router"), turn_sum("final")
+    router_step.__name__, answer_step.__name__ = "router_step", "answer_step"  # TRL logs rewards by name
     return [router_step, answer_step]
 
 
