@@ -2,7 +2,8 @@
 
 Selected by `reasoning_format: router` in `stepgrpo train` and `stepgrpo sft`. Each row is one
 step state, so TRL's grouping (the `num_generations` samples of one prompt) is the paper's group:
-the samples of one step state (router_egsw.md §1.5).
+the samples of one step state (the official EasyR1 fork gives each step row its own group uid;
+docs/router.md, "Training").
 
 Output columns: `prompt` (the step's system prompt and user text), `images` (only when some row
 has one), `step_type`, `ref_query`, `ref_kb`, `ref_answers`, `row` (file:line, for errors) and,

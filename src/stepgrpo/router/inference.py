@@ -1,5 +1,5 @@
 """The R1-Router inference loop (`stepgrpo router-answer`): route, retrieve, answer, repeat, then
-answer the question, as the official `src/answer_generation.py` does (router_egsw.md §1.1).
+answer the question, as the official `src/answer_generation.py` of https://github.com/OpenBMB/R1-Router does.
 
 Per question, at most `max_retrievals` rounds of: a router step (sub-question and knowledge base,
 or "none" to stop), real retrieval of the top-k passages from the chosen knowledge base, and a
@@ -336,7 +336,8 @@ class ModelPolicy:
         sampling = {"do_sample": True, "temperature": temperature, "top_k": top_k} if temperature > 0 else {
             "do_sample": False}
         self.generate_kwargs = {"max_new_tokens": max_new_tokens, **sampling}
-        if self.is_vlm:  # a sampled vision placeholder would break the next turn (trl-on-cpu.md §4.8)
+        # a sampled vision placeholder would break the next turn (docs/training.md: placeholders are never sampled)
+        if self.is_vlm:
             self.generate_kwargs["suppress_tokens"] = vision_placeholder_ids(self.tokenizer)
 
     def __call__(self, prompts: Sequence[Prompt]) -> list[str]:

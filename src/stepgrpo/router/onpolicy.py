@@ -1,5 +1,5 @@
 """R1-Router Step-GRPO on the policy's own multi-turn rollouts (`router_rollout: on_policy`): our
-extension, not the paper's training (the paper is teacher-forced, router_egsw.md §1.3, §1.7).
+extension, not the paper's training (the paper is teacher-forced: docs/router.md, "On-policy Step-GRPO").
 
 Per question, the `router-answer` loop (`inference.run_loop`) runs with the current policy on one
 growing token transcript: router turn, real retrieval, sub-answer turn, ..., then the forced final
