@@ -68,9 +68,10 @@ def test_mathvista_without_final_answer_is_wrong():
     ("10.6", "10", False),  # 6 % off
     ("9.5", "10", True),
     ("12%", "0.12", True),  # percentages read as ratios
-    ("1,250", "1250", True),
+    ("1,250", "1250", False),  # as the official rule: "1,250" is no number, and not the label's text
+    ("1,250", "1,250", True),
     ("Yes", "yes", True),  # text: exact, ignoring case
-    ("Brazil", "Brazil.", True),
+    ("Brazil.", "Brazil", True),  # the R1-VL format's closing full stop is not part of the answer
     ("Chile", "Brazil", False),
     ("0.01", "0", False),  # a zero label needs an exact match
     ("0", "0", True),
@@ -125,10 +126,23 @@ def test_hallusionbench_reads_letters_and_words_not_any_a():
     ("Find the angle.\nChoices:\nA:145°\nB:35°\nC:40°\nD:30°", {"A": "145°", "B": "35°", "C": "40°", "D": "30°"}),
     ("Which graph? Choices: (A) f (B) g (C) h", {"A": "f", "B": "g", "C": "h"}),  # DynaMath
     ("Point B. lies on AC. Choices:\nA. 3\nB. 4", {"A": "3", "B": "4"}),
+    ("Which is larger?\nchoice: (A) f (B) g (C) h", {"A": "f", "B": "g", "C": "h"}),  # DynaMath's spellings
+    ("How many roots? Choice: A. 3 B. 4 C. 5", {"A": "3", "B": "4", "C": "5"}),
+    ("Find x.\nChoice:\nA:145°\nB:35°", {"A": "145°", "B": "35°"}),  # MathVerse
+    ("Option: A) one; B) two", {"A": "one", "B": "two"}),
+    ("Which? Choice: A.Vitamin C. B.Iron C.Zinc", {"A": "Vitamin C.", "B": "Iron", "C": "Zinc"}),
     ("What is 2 + 2?", None),
 ])
 def test_inline_choices(question, choices):
     assert parse_inline_choices(question) == choices
+
+
+def test_reference_given_as_option_text_becomes_its_letter():
+    from stepgrpo.eval.benchmarks.base import reference_letter
+
+    choices = {"A": "145°", "B": "35°"}
+    assert reference_letter("35°", choices) == "B" and reference_letter("b", choices) == "B"
+    assert reference_letter("12", choices) == "12" and reference_letter("35°", None) == "35°"
 
 
 def test_dynamath_float_tolerance_is_the_official_0001():

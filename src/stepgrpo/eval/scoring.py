@@ -153,7 +153,6 @@ def mathvista_correct(answer: str | None, reference: str, **kinds: Any) -> bool:
 
 
 def _ratio_float(text: str) -> float | None:
-    text = text.replace(",", "") if re.fullmatch(r"[-+]?\d{1,3}(,\d{3})+(\.\d+)?%?", text) else text
     try:
         return float(text[:-1]) / 100 if text.endswith("%") else float(text)
     except ValueError:
@@ -161,16 +160,17 @@ def _ratio_float(text: str) -> float | None:
 
 
 def relaxed_correct(answer: str | None, reference: str, tolerance: float = 0.05) -> bool:
-    """ChartQA's relaxed accuracy (Methani et al., as in pix2struct): numbers may be off by
-    `tolerance` of the reference ("12%" reads as 0.12); anything else, or a zero reference, must
-    match exactly, ignoring case."""
+    """ChartQA's relaxed accuracy exactly as its official code (pix2struct's `relaxed_correctness`,
+    which VLMEvalKit copies) applies it to the final answer: numbers may be off by `tolerance` of
+    the label ("12%" reads as 0.12; "1,250" is no number, so it must equal the label as text);
+    anything else, or a zero label, must equal the label ignoring case."""
     if not answer:
         return False
-    prediction, target = clean(answer), clean(reference)
+    prediction, target = clean(answer), str(reference).strip()
     predicted, wanted = _ratio_float(prediction), _ratio_float(target)
     if predicted is not None and wanted:
         return abs(predicted - wanted) / abs(wanted) <= tolerance
-    return prediction.casefold() == target.casefold()
+    return prediction.lower() == target.lower()
 
 
 # ---------------------------------------------------------------- yes / no

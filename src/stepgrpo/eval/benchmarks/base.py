@@ -10,26 +10,35 @@ from __future__ import annotations
 
 import base64
 import binascii
-import csv
 import io
-import json
 import re
-import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from PIL import Image
 
-from stepgrpo.data.io import DataFileError, Row, iter_rows
+from stepgrpo.data.io import Row
+from stepgrpo.eval.layouts import BenchmarkDataError, literal_list
 
-ImageRef = Image.Image | bytes | Path
 Record = dict[str, Any]  # one scored prediction: id, completion, extracted, correct, meta
 
 
-class BenchmarkDataError(ValueError):
-    """A benchmark file does not have its released layout; the message names file, row and field."""
+@dataclass(frozen=True)
+class MissingImage:
+    """An image the row names but the download lacks: the item is refused, or dropped and the run
+    marked partial under --allow-partial."""
+
+    where: str
+    name: str
+    tried: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: image {self.name!r} not found under {self.tried}"
+
+
+ImageRef = Image.Image | bytes | Path | MissingImage
 
 
 @dataclass(frozen=True)
@@ -54,12 +63,20 @@ class Item:
 
 
 @dataclass(frozen=True)
+class Loaded:
+    """A benchmark as read from disk, and why it is not the whole release (empty when it is)."""
+
+    items: list[Item]
+    problems: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class Benchmark:
     """One benchmark: how to read its files, score one prediction, and summarise a run."""
 
     name: str
     title: str
-    load: Callable[[Path], list[Item]]
+    load: Callable[[Path], Loaded]
     correct: Callable[[Item, str | None], bool]
     """Whether the answer extracted from the final-answer section is right, by the benchmark's rule."""
     summarize: Callable[[list[Record]], dict[str, float]]
@@ -69,54 +86,18 @@ class Benchmark:
     """The released layout `load` expects, for docs and error messages."""
     judge: str | None = None
     """How the official scoring uses a model judge, when it does; ours stays rule-based."""
-    scale: float = 100.0
-    """The top of the primary metric's range (MME's summed score runs to 2800)."""
+    sizes: tuple[int, ...] = ()
+    """Question counts of the full releases (any split the loader accepts); another count is partial."""
+    check: Callable[[list[Item]], list[str]] | None = None
+    """What else a complete release has (MME's 14 subtasks and question pairs, DynaMath's 10 variants)."""
 
 
-# ---------------------------------------------------------------- reading rows
-
-
-def read_table(path: Path) -> Iterator[Row]:
-    """Rows of `path`: JSONL / JSON / parquet / a saved datasets folder, a JSON object keyed by id
-    (MathVista's `testmini.json`), or a VLMEvalKit-style TSV with base64 images."""
-    if path.is_file() and path.suffix.lower() == ".tsv":
-        yield from _read_tsv(path)
-        return
-    if path.is_file() and path.suffix.lower() == ".json":
-        keyed = _keyed_json(path)
-        if keyed is not None:
-            yield from keyed
-            return
-    try:
-        for row in iter_rows(path):
-            if not isinstance(row, Row):
-                raise BenchmarkDataError(str(row))
-            yield row
-    except DataFileError as error:
-        raise BenchmarkDataError(str(error)) from None
-
-
-def _keyed_json(path: Path) -> list[Row] | None:
-    """`{"1": {...}, "2": {...}}` becomes rows with the key kept as `_key`; anything else is None."""
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise BenchmarkDataError(f"{path}:{error.lineno}:{error.colno}: not valid JSON ({error.msg})") from None
-    if not (isinstance(value, dict) and value and all(isinstance(v, dict) for v in value.values())):
-        return None
-    return [Row(f"{path}[{key!r}]", {"_key": key, **row}) for key, row in value.items()]
-
-
-def _read_tsv(path: Path) -> Iterator[Row]:
-    csv.field_size_limit(sys.maxsize)  # base64 images are far longer than csv's 128 KiB default
-    with path.open(encoding="utf-8", newline="") as handle:
-        for number, row in enumerate(csv.DictReader(handle, delimiter="\t"), start=2):
-            yield Row(f"{path}:{number}", dict(row))
+# ---------------------------------------------------------------- reading fields
 
 
 def require(row: Row, name: str) -> Any:
     value = row.data.get(name)
-    if value is None or (isinstance(value, str) and not value.strip()):
+    if is_missing(value):
         raise BenchmarkDataError(f"{row.where}: field {name!r} is missing or empty")
     return value
 
@@ -125,7 +106,7 @@ def first_present(row: Row, *names: str) -> Any:
     """The first of `names` the row has, non-empty; an error naming all of them otherwise."""
     for name in names:
         value = row.data.get(name)
-        if value is not None and not (isinstance(value, str) and not value.strip()):
+        if not is_missing(value):
             return value
     raise BenchmarkDataError(f"{row.where}: none of the fields {list(names)} is present and non-empty")
 
@@ -133,6 +114,12 @@ def first_present(row: Row, *names: str) -> Any:
 def text(value: Any) -> str:
     """A field as text: numbers from parquet become strings ("3.0" stays as written)."""
     return value if isinstance(value, str) else str(value)
+
+
+def is_missing(value: Any) -> bool:
+    """An empty cell: None, "", or NaN (pandas writes missing TSV/parquet cells as NaN)."""
+    return value is None or (isinstance(value, str) and not value.strip()) or (
+        isinstance(value, float) and value != value)
 
 
 def unique_ids(items: list[Item]) -> list[Item]:
@@ -147,11 +134,13 @@ def unique_ids(items: list[Item]) -> list[Item]:
 # ---------------------------------------------------------------- images
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".tif", ".tiff")
+BASE64_MIN = 64  # shorter text is a file name (or, in a VLMEvalKit TSV, another row's index)
 
 
-def image_ref(value: Any, roots: list[Path], where: str, name: str) -> ImageRef | None:
+def image_ref(value: Any, roots: Sequence[Path], where: str, name: str) -> ImageRef | None:
     """Resolve an image field: a decoded PIL image, `{"bytes", "path"}` (datasets), raw bytes, a
-    path relative to one of `roots`, or base64 text (VLMEvalKit TSVs). A missing file is an error."""
+    path relative to one of `roots` ("./" and all), or base64 text (VLMEvalKit TSVs). A file that
+    is not there becomes a `MissingImage`, which the completeness check reports."""
     if value is None or value == "":
         return None
     if isinstance(value, Image.Image | bytes):
@@ -160,31 +149,34 @@ def image_ref(value: Any, roots: list[Path], where: str, name: str) -> ImageRef 
         if value.get("bytes"):
             return bytes(value["bytes"])
         return image_ref(value.get("path"), roots, where, name)
-    if isinstance(value, list) and len(value) == 1:  # an `images` column holding one image
+    if isinstance(value, list | tuple) and len(value) == 1:  # an `images` column holding one image
         return image_ref(value[0], roots, where, name)
     if not isinstance(value, str):
         raise BenchmarkDataError(f"{where}: field {name!r}: expected an image, a path or base64 text, "
                                  f"got {type(value).__name__}")
     candidate = value.strip()
+    relative = candidate[2:] if candidate.startswith("./") else candidate
     for root in roots:
-        path = root / candidate
+        path = root / relative
         try:
             if path.is_file():
                 return path.resolve()
         except OSError:  # base64 text is no file name ("File name too long")
             break
-    if not candidate.lower().endswith(IMAGE_SUFFIXES):
+    if len(candidate) > BASE64_MIN:
         try:
-            return base64.b64decode(candidate, validate=True)
-        except (binascii.Error, ValueError):
+            data = base64.b64decode(candidate, validate=True)
+            Image.open(io.BytesIO(data))  # reads the header only: is it an image at all?
+            return data
+        except (binascii.Error, ValueError, OSError):
             pass
-    tried = ", ".join(str(root) for root in roots)
-    raise BenchmarkDataError(f"{where}: field {name!r}: image {candidate[:80]!r} not found under {tried} "
-                             f"(and not base64 image data)")
+    return MissingImage(where, candidate[:80], ", ".join(str(root) for root in roots))
 
 
 def open_image(ref: ImageRef) -> Image.Image:
     """The RGB image behind a reference (opened at generation time, so a run never holds them all)."""
+    if isinstance(ref, MissingImage):
+        raise BenchmarkDataError(str(ref))
     if isinstance(ref, Image.Image):
         image = ref
     elif isinstance(ref, bytes):
@@ -198,31 +190,76 @@ def open_image(ref: ImageRef) -> Image.Image:
 
 # "A: text", "A. text", "A) text" at the start of the list, a line or after a comma; "(A) text" anywhere.
 _OPTION = re.compile(r"(?:(?:^|\n|,)[ \t]*([A-H])[.:)]|(?:^|\s)\(([A-H])\))[ \t]*")
-_CHOICES_BLOCK = re.compile(r"(?:^|(?<=\s))(?:Choices|Options)\s*:\s*", re.IGNORECASE)
+# The same labels separated by spaces only ("Choice: A. 3 B. 4"), tried when the strict form finds no run.
+_LOOSE_OPTION = re.compile(r"(?:^|(?<=\s))([A-H])[.:)][ \t]*()")
+# "Choices:", "Choice:", "choice:", "Options:", "Option:" (MathVerse, DynaMath, MMStar spell it all ways).
+_CHOICES_BLOCK = re.compile(r"(?:^|(?<=\s))(?:Choices?|Options?)\s*:\s*", re.IGNORECASE)
+
+
+def _lettered_run(tail: str, pattern: re.Pattern[str]) -> dict[str, str] | None:
+    """Labels A, B, C, ... found in order, each the first of its letter after the previous one, so a
+    capital inside an option's text ("A. Vitamin C. B. Iron") is not read as a label."""
+    marks: list[re.Match[str]] = []
+    position = 0
+    for letter in "ABCDEFGH":
+        mark = next((m for m in pattern.finditer(tail, position) if (m.group(1) or m.group(2)) == letter), None)
+        if mark is None:
+            break
+        marks.append(mark)
+        position = mark.end()
+    if len(marks) < 2:
+        return None
+    options: dict[str, str] = {}
+    for index, mark in enumerate(marks):
+        end = marks[index + 1].start() if index + 1 < len(marks) else len(tail)
+        options[chr(ord("A") + index)] = tail[mark.end():end].strip().rstrip(",;").strip()
+    return options
 
 
 def parse_inline_choices(question: str) -> dict[str, str] | None:
-    """Options listed after `Choices:` / `Options:` in a question (MathVerse, MMStar, DynaMath),
-    in any of "A: x", "A. x", "(A) x", one per line or comma-separated; None when there are none."""
+    """Options listed after `Choices:` / `Choice:` / `choice:` / `Options:` in a question (MathVerse,
+    MMStar, DynaMath), in any of "A: x", "A. x", "(A) x", one per line, comma-separated or
+    space-separated; None when there are none."""
     block = list(_CHOICES_BLOCK.finditer(question))
     if not block:
         return None
     tail = question[block[-1].end():]
-    marks = list(_OPTION.finditer(tail))
-    letters = [m.group(1) or m.group(2) for m in marks]
-    # Accept only a run A, B, C, ... so a stray capital in an option's text is not read as a label.
-    expected = [chr(ord("A") + i) for i in range(len(letters))]
-    run = 0
-    while run < len(letters) and letters[run] == expected[run]:
-        run += 1
-    if run < 2:
-        return None
-    marks = marks[:run]
-    options: dict[str, str] = {}
-    for index, mark in enumerate(marks):
-        end = marks[index + 1].start() if index + 1 < len(marks) else len(tail)
-        options[letters[index]] = tail[mark.end():end].strip().rstrip(",").strip()
-    return options
+    return _lettered_run(tail, _OPTION) or _lettered_run(tail, _LOOSE_OPTION)
+
+
+def reference_letter(answer: str, choices: Mapping[str, str] | None) -> str:
+    """The option letter a reference answer names: itself when it is a letter of `choices`, the
+    letter of the option whose text it is (MathVerse lists some answers by option text), else as is."""
+    answer = answer.strip()
+    if not choices:
+        return answer
+    if answer.upper() in choices:
+        return answer.upper()
+    same = [letter for letter, option in choices.items() if option.strip().casefold() == answer.casefold()]
+    return same[0] if len(same) == 1 else answer
+
+
+IMAGE_QUESTION = ("The question, with its answer choices if it has any, is shown in the image. "
+                  "Read it from the image and answer it.")
+"""What an item whose question exists only in the image (MathVerse "Vision Only") is asked."""
+
+
+def question_text(question: Any, has_image: bool) -> str:
+    """The question as asked: the row's text, or `IMAGE_QUESTION` when the text is empty but the
+    image holds the question (the prompt would otherwise end in an empty "Question: ")."""
+    text_value = "" if question is None or isinstance(question, float) else str(question).strip()
+    if not text_value and has_image:
+        return IMAGE_QUESTION
+    return text_value
+
+
+def choice_list(row: Row, *names: str) -> list[str]:
+    """Option texts from the first of `names` the row has: a list, or a literal list in a TSV cell."""
+    for name in names:
+        values = literal_list(row.data.get(name))
+        if values:
+            return [text(value) for value in values]
+    return []
 
 
 def lettered(options: list[str]) -> dict[str, str]:

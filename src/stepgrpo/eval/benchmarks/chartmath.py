@@ -13,22 +13,24 @@ from stepgrpo.eval.benchmarks.base import (
     Benchmark,
     BenchmarkDataError,
     Item,
+    Loaded,
     image_ref,
+    is_missing,
     lettered,
-    read_table,
     require,
     text,
     unique_ids,
 )
+from stepgrpo.eval.layouts import find_tables, read_tables
 
 
-def load(path: Path) -> list[Item]:
-    roots = [path.parent if path.is_file() else path]
+def load(path: Path) -> Loaded:
+    tables = find_tables(path, prefer=("test",))
     items = []
-    for index, row in enumerate(read_table(path)):
+    for index, (file, row) in enumerate(read_tables(tables)):
         question = text(require(row, "question"))
         answer = row.data.get("answer")
-        if answer in (None, ""):
+        if is_missing(answer):
             answer = scoring.final_answer(text(require(row, "solution")))
             if not answer:
                 raise BenchmarkDataError(f"{row.where}: no 'answer' field and no final answer in 'solution'")
@@ -38,12 +40,12 @@ def load(path: Path) -> list[Item]:
         image = row.data.get("image") or row.data.get("image_path")
         items.append(Item(
             id=text(row.data.get("id") or index), question=question, answer=text(answer).strip(),
-            image=image_ref(image, roots, row.where, "image") if image else None,
+            image=image_ref(image, [file.parent], row.where, "image") if image else None,
             choices={str(k): text(v) for k, v in choices.items()} if choices else None,
             choices_in_question="Choices:" in question,
             meta={"task_type": row.data.get("task_type")}, where=row.where,
         ))
-    return unique_ids(items)
+    return Loaded(unique_ids(items), tables.problems)
 
 
 def correct(item: Item, answer: str | None) -> bool:
@@ -55,6 +57,6 @@ def correct(item: Item, answer: str | None) -> bool:
 BENCHMARK = Benchmark(
     name="chartmath", title="ChartMath (synthetic)", load=load, correct=correct,
     summarize=lambda records: scoring.grouped_accuracy(records, "task_type"), primary="accuracy",
-    layout="test.jsonl written by `stepgrpo data chartmath` (images/ beside it), or any table of "
+    layout="test.jsonl written by `stepgrpo make-data chartmath` (images/ beside it), or any table of "
            "question / image(_path) / answer (or solution) / choices",
 )

@@ -1,8 +1,10 @@
-"""ChartQA (Masry et al., 2022). The GitHub release (`ChartQA Dataset/test/`) holds
-`test_human.json` and `test_augmented.json` (1,250 questions each), lists of
-`{"imgname", "query", "label"}`, with the charts in `png/`. HF `HuggingFaceM4/ChartQA` has
-`image`, `query`, `label` (a list) and `human_or_machine` (0 human, 1 augmented). The paper's
-number is relaxed accuracy over both sets together (the mean of the two, as they are equal in size).
+"""ChartQA (Masry et al., 2022), test: 1,250 human-written and 1,250 augmented questions; the
+paper's number is relaxed accuracy over both together. Layouts read: the GitHub release
+(`ChartQA Dataset/test/` with `test_human.json`, `test_augmented.json` — lists of `{"imgname",
+"query", "label"}` — and the charts in `png/`; pass the repo, `ChartQA Dataset/` or `test/`), HF
+`HuggingFaceM4/ChartQA` (`data/test-*.parquet`: `image`, `query`, `label` (a list),
+`human_or_machine` 0/1), and VLMEvalKit's `ChartQA_TEST.tsv` (`index`, `question`, `answer`,
+optional `split`).
 """
 
 from __future__ import annotations
@@ -14,52 +16,69 @@ from stepgrpo.eval.benchmarks.base import (
     Benchmark,
     BenchmarkDataError,
     Item,
+    Loaded,
     Record,
     first_present,
     image_ref,
-    read_table,
-    require,
+    is_missing,
     text,
     unique_ids,
 )
+from stepgrpo.eval.layouts import Tables, find_tables, literal_list, read_tables
 
 SPLITS = ("human", "augmented")
+RELEASE_FILES = ("test_human.json", "test_augmented.json")
 
 
-def _files(path: Path) -> list[Path]:
+def _tables(path: Path) -> Tables:
     if path.is_dir():
-        found = sorted(path.glob("*_human.json")) + sorted(path.glob("*_augmented.json"))
-        if found:
-            return found
-    return [path]
+        for folder in (path, path / "test", path / "ChartQA Dataset" / "test"):
+            present = [folder / name for name in RELEASE_FILES if (folder / name).is_file()]
+            if present:
+                missing = [name for name in RELEASE_FILES if not (folder / name).is_file()]
+                return Tables(present, "test", [f"{name} missing in {folder}" for name in missing])
+    return find_tables(path, prefer=("test", "ChartQA_TEST"))
 
 
-def _split(row_data: dict, file: Path) -> str:
-    if "human_or_machine" in row_data:
-        return SPLITS[int(row_data["human_or_machine"])]
+def _split(data: dict, file: Path) -> str:
+    if not is_missing(data.get("human_or_machine")):
+        return SPLITS[int(data["human_or_machine"])]
+    named = str(data.get("split") or file.stem).lower()
     for split in SPLITS:
-        if split in file.stem:
+        if split in named or (split == "augmented" and "machine" in named):
             return split
     return "all"
 
 
-def load(path: Path) -> list[Item]:
+def _labels(row_data: dict, where: str) -> list[str]:
+    """The accepted answers: GitHub `label` (text), HF `label` (a list), TSV `answer` (text or a list literal)."""
+    value = next((row_data[name] for name in ("label", "answer") if not is_missing(row_data.get(name))), None)
+    if value is None:
+        raise BenchmarkDataError(f"{where}: none of the fields ['label', 'answer'] is present and non-empty")
+    labels = literal_list(value)
+    labels = [text(label) for label in labels] if labels is not None else [text(value)]
+    if not labels:
+        raise BenchmarkDataError(f"{where}: field 'label' is empty")
+    return labels
+
+
+def load(path: Path) -> Loaded:
+    tables = _tables(path)
     items = []
-    for file in _files(path):
-        folder = file.parent if file.is_file() else file
-        roots = [folder / "png", folder]
-        for index, row in enumerate(read_table(file)):
-            labels = row.data.get("label")
-            labels = [text(label) for label in labels] if isinstance(labels, list) else [text(require(row, "label"))]
-            if not labels:
-                raise BenchmarkDataError(f"{row.where}: field 'label' is empty")
-            split = _split(row.data, file)
-            items.append(Item(
-                id=f"{split}-{index}", question=text(require(row, "query")), answer=labels[0],
-                image=image_ref(first_present(row, "image", "imgname"), roots, row.where, "imgname"),
-                meta={"split": split, "labels": labels}, where=row.where,
-            ))
-    return unique_ids(items)
+    counters: dict[str, int] = {}
+    for file, row in read_tables(tables):
+        roots = [file.parent / "png", file.parent]
+        split = _split(row.data, file)
+        number = counters[split] = counters.get(split, -1) + 1
+        labels = _labels(row.data, row.where)
+        index = row.data.get("index")
+        items.append(Item(
+            id=text(index) if not is_missing(index) else f"{split}-{number}",
+            question=text(first_present(row, "query", "question")), answer=labels[0],
+            image=image_ref(first_present(row, "image", "imgname"), roots, row.where, "imgname"),
+            meta={"split": split, "labels": labels}, where=row.where,
+        ))
+    return Loaded(unique_ids(items), tables.problems)
 
 
 def correct(item: Item, answer: str | None) -> bool:
@@ -74,6 +93,8 @@ def summarize(records: list[Record]) -> dict[str, float]:
 BENCHMARK = Benchmark(
     name="chartqa", title="ChartQA", load=load, correct=correct, summarize=summarize,
     primary="relaxed_accuracy",
-    layout="the test/ folder of the GitHub release (test_human.json, test_augmented.json, png/), one of "
-           "those files, or HuggingFaceM4/ChartQA test parquet",
+    layout="the GitHub release (the repo, 'ChartQA Dataset/' or its test/ folder: test_human.json, "
+           "test_augmented.json, png/), HuggingFaceM4/ChartQA (the folder, data/test-*.parquet), or "
+           "VLMEvalKit's ChartQA_TEST.tsv",
+    sizes=(2500,),
 )

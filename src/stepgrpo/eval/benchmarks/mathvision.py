@@ -1,8 +1,10 @@
-"""MATH-Vision (Wang et al., 2024). HF `MathLLMs/MathVision` (parquet splits `test` 3,040 and
-`testmini` 304; `images.zip`) and the GitHub `data/test.jsonl`. Fields: `id`, `question`,
-`options` (a list of option texts, empty for free-form), `image` (a path such as
-`images/1.jpg`), `decoded_image` (HF only), `answer` (a letter when there are options),
-`solution`, `level`, `subject`.
+"""MATH-Vision (Wang et al., 2024): `test` (3,040 questions, the set VLMEvalKit's `MathVision`
+and R1-VL's table use) and `testmini` (304). Layouts read: HF `MathLLMs/MathVision`
+(`data/test-*.parquet`, `data/testmini-*.parquet`; `decoded_image` bytes), the GitHub clone of
+`mathllm/MATH-V` (`data/test.jsonl` whose `"image": "images/1.jpg"` is relative to the repo root),
+and VLMEvalKit's `MathVision.tsv` / `MathVision_MINI.tsv`. Fields: `id` (TSV: `index`),
+`question`, `options` (TSV: `choices`, a Python literal; empty for free form), `image` /
+`decoded_image`, `answer` (a letter when there are options), `level`, `subject` (TSV: `category`).
 """
 
 from __future__ import annotations
@@ -13,31 +15,38 @@ from stepgrpo.eval import scoring
 from stepgrpo.eval.benchmarks.base import (
     Benchmark,
     Item,
+    Loaded,
+    choice_list,
     first_present,
     image_ref,
     lettered,
-    read_table,
+    reference_letter,
     require,
     text,
     unique_ids,
 )
+from stepgrpo.eval.layouts import find_tables, read_tables
 
 LETTERS = frozenset("ABCDE")
+SPLITS = ("test", "MathVision", "testmini", "MathVision_MINI")
 
 
-def load(path: Path) -> list[Item]:
-    roots = [path.parent if path.is_file() else path]
+def load(path: Path) -> Loaded:
+    tables = find_tables(path, prefer=SPLITS)
     items = []
-    for row in read_table(path):
-        options = [text(option) for option in row.data.get("options") or []]
+    for file, row in read_tables(tables):
+        roots = [file.parent, file.parent.parent]  # GitHub: data/test.jsonl, images/ at the repo root
+        options = choice_list(row, "options", "choices")
+        choices = lettered(options) if options else None
         items.append(Item(
-            id=text(require(row, "id")), question=text(require(row, "question")),
-            answer=text(require(row, "answer")).strip(),
+            id=text(first_present(row, "id", "index")), question=text(require(row, "question")),
+            answer=reference_letter(text(require(row, "answer")), choices),
             image=image_ref(first_present(row, "decoded_image", "image"), roots, row.where, "image"),
-            choices=lettered(options) if options else None,
-            meta={"subject": row.data.get("subject"), "level": row.data.get("level")}, where=row.where,
+            choices=choices,
+            meta={"subject": row.data.get("subject") or row.data.get("category"), "level": row.data.get("level")},
+            where=row.where,
         ))
-    return unique_ids(items)
+    return Loaded(unique_ids(items), tables.problems)
 
 
 def correct(item: Item, answer: str | None) -> bool:
@@ -50,7 +59,9 @@ def correct(item: Item, answer: str | None) -> bool:
 BENCHMARK = Benchmark(
     name="mathvision", title="Math-Vision", load=load, correct=correct,
     summarize=lambda records: scoring.grouped_accuracy(records, "subject"), primary="accuracy",
-    layout="MathLLMs/MathVision parquet (test or testmini) or data/test.jsonl with images/ beside it",
+    layout="MathLLMs/MathVision (the folder, data/test-*.parquet), the MATH-V GitHub clone (data/test.jsonl, "
+           "images/ at its root), or VLMEvalKit's MathVision.tsv",
     judge="VLMEvalKit's MathVision asks a GPT judge to extract the answer; the benchmark's own scorer is "
           "rule-based, as ours is",
+    sizes=(3040, 304),
 )

@@ -1,9 +1,12 @@
-"""MathVista (Lu et al., 2024). Released as HF `AI4Math/MathVista` (parquet per split: `testmini`
-1,000 rows, `test` 5,141 without public answers) and as `data/testmini.json` in the GitHub repo
-(an object keyed by pid). Fields: `pid`, `question`, `image` (a path such as `images/1.jpg`),
-`decoded_image` (HF only), `choices` (a list, or null for free-form), `unit`, `precision`,
-`answer` (the option *text* for multiple choice), `question_type` (`multi_choice` | `free_form`),
-`answer_type` (`text` | `integer` | `float` | `list`), `metadata`, `query`.
+"""MathVista (Lu et al., 2024), testmini (1,000 questions; `test`, 5,141, has no public answers).
+
+Layouts read: HF `AI4Math/MathVista` (`data/testmini-*.parquet`, the folder or a file), the
+GitHub `data/testmini.json` (an object keyed by pid, images in `data/images/`), and VLMEvalKit's
+`MathVista_MINI.tsv`. Fields: `pid` (TSV: `index`), `question` (TSV: the full query, options
+included), `image` (a path) / `decoded_image` (HF bytes) / base64 (TSV), `choices` (a list; TSV: a
+Python literal), `precision`, `answer` (the option *text* for multiple choice), `question_type`
+(`multi_choice` | `free_form`), `answer_type` (`text` | `integer` | `float` | `list`),
+`metadata.task` (TSV: `task`).
 """
 
 from __future__ import annotations
@@ -16,46 +19,64 @@ from stepgrpo.eval.benchmarks.base import (
     Benchmark,
     BenchmarkDataError,
     Item,
+    Loaded,
+    choice_list,
     first_present,
     image_ref,
     lettered,
-    read_table,
+    parse_inline_choices,
     require,
     text,
     unique_ids,
 )
+from stepgrpo.eval.layouts import find_tables, read_tables
 
 QUESTION_TYPES = ("multi_choice", "free_form")
 ANSWER_TYPES = ("text", "integer", "float", "list")
+SPLITS = ("testmini", "annot_testmini", "MathVista_MINI", "test")
 
 
-def load(path: Path) -> list[Item]:
-    roots = [path.parent if path.is_file() else path]
+def _precision(value: object, answer: str, answer_type: str) -> float | None:
+    if isinstance(value, int | float) and not (isinstance(value, float) and math.isnan(value)):
+        return float(value)
+    if isinstance(value, str) and value.strip() and value.strip().lower() != "nan":
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    if answer_type == "float":  # the TSV has no precision column: the reference's own decimals
+        return float(len(answer.split(".", 1)[1])) if "." in answer else 0.0
+    return None
+
+
+def load(path: Path) -> Loaded:
+    tables = find_tables(path, prefer=SPLITS)
     items = []
-    for row in read_table(path):
+    for file, row in read_tables(tables):
+        roots = [file.parent, file.parent.parent]
         question_type = text(require(row, "question_type"))
         answer_type = text(require(row, "answer_type"))
         if question_type not in QUESTION_TYPES or answer_type not in ANSWER_TYPES:
             raise BenchmarkDataError(f"{row.where}: question_type {question_type!r} / answer_type {answer_type!r}; "
                                      f"expected one of {QUESTION_TYPES} / {ANSWER_TYPES}")
-        choices = [text(option) for option in row.data.get("choices") or []]
+        choices = choice_list(row, "choices")
         if question_type == "multi_choice" and not choices:
             raise BenchmarkDataError(f"{row.where}: field 'choices' is empty for a multi_choice question")
-        precision = row.data.get("precision")
-        if isinstance(precision, float) and math.isnan(precision):
-            precision = None
-        metadata = row.data.get("metadata") or {}
+        answer = text(require(row, "answer")).strip()
+        metadata = row.data.get("metadata")
+        task = row.data.get("task") or (metadata.get("task") if isinstance(metadata, dict) else None)
+        question = text(require(row, "question"))
         items.append(Item(
-            id=text(first_present(row, "pid", "_key")),
-            question=text(require(row, "question")),
-            answer=text(require(row, "answer")),
+            id=text(first_present(row, "pid", "_key", "index")), question=question, answer=answer,
             image=image_ref(first_present(row, "decoded_image", "image"), roots, row.where, "image"),
             choices=lettered(choices) if choices else None,
-            meta={"question_type": question_type, "answer_type": answer_type, "precision": precision,
-                  "choices": choices, "task": metadata.get("task") if isinstance(metadata, dict) else None},
+            choices_in_question=parse_inline_choices(question) is not None,
+            meta={"question_type": question_type, "answer_type": answer_type,
+                  "precision": _precision(row.data.get("precision"), answer, answer_type),
+                  "choices": choices, "task": task},
             where=row.where,
         ))
-    return unique_ids(items)
+    return Loaded(unique_ids(items), tables.problems)
 
 
 def correct(item: Item, answer: str | None) -> bool:
@@ -67,7 +88,9 @@ def correct(item: Item, answer: str | None) -> bool:
 BENCHMARK = Benchmark(
     name="mathvista", title="MathVista", load=load, correct=correct,
     summarize=lambda records: scoring.grouped_accuracy(records, "task"), primary="accuracy",
-    layout="AI4Math/MathVista parquet (testmini split) or the GitHub data/testmini.json with images/ beside it",
+    layout="AI4Math/MathVista (the folder, data/testmini-*.parquet), the GitHub data/testmini.json with "
+           "data/images/, or VLMEvalKit's MathVista_MINI.tsv",
     judge="the official scorer asks GPT-4 to extract the answer from the response, then applies the "
           "type/precision rule; we apply the same rule to the final-answer section",
+    sizes=(1000, 5141),
 )

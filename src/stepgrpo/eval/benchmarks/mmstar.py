@@ -1,7 +1,7 @@
-"""MMStar (Chen et al., 2024). HF `Lin-Chen/MMStar` (`mmstar.parquet`, split `val`, 1,500 rows;
-also `MMStar.tsv` with base64 images). Fields: `index`, `question` (the options are inline,
-"Options: A: ..., B: ..., C: ..., D: ..."), `image`, `answer` (a letter), `category`,
-`l2_category`, `meta_info`. A TSV with separate `A`..`D` columns is read too.
+"""MMStar (Chen et al., 2024): 1,500 multiple-choice questions. HF `Lin-Chen/MMStar`
+(`mmstar.parquet`, split `val`) has `index`, `question` (the options inline, "Options: A: ...,
+B: ..."), `image`, `answer` (a letter), `category`, `l2_category`, `meta_info`; VLMEvalKit's
+`MMStar.tsv` has the same with separate `A`..`D` columns and base64 images.
 """
 
 from __future__ import annotations
@@ -13,24 +13,28 @@ from stepgrpo.eval.benchmarks.base import (
     Benchmark,
     BenchmarkDataError,
     Item,
+    Loaded,
     first_present,
     image_ref,
+    is_missing,
     parse_inline_choices,
-    read_table,
     require,
     text,
     unique_ids,
 )
+from stepgrpo.eval.layouts import find_tables, read_tables
+
+SPLITS = ("mmstar", "val", "MMStar")
 
 
-def load(path: Path) -> list[Item]:
-    roots = [path.parent if path.is_file() else path]
+def load(path: Path) -> Loaded:
+    tables = find_tables(path, prefer=SPLITS)
     items = []
-    for row in read_table(path):
+    for file, row in read_tables(tables):
         question = text(require(row, "question"))
         inline = parse_inline_choices(question)
         columns = {letter: text(row.data[letter]) for letter in "ABCDEF"
-                   if row.data.get(letter) not in (None, "") and text(row.data[letter]).lower() != "nan"}
+                   if not is_missing(row.data.get(letter)) and text(row.data[letter]).lower() != "nan"}
         choices = inline or columns
         if not choices:
             raise BenchmarkDataError(f"{row.where}: no options: neither 'Options:' in field 'question' "
@@ -41,11 +45,11 @@ def load(path: Path) -> list[Item]:
                                      f"not one of the options {sorted(choices)}")
         items.append(Item(
             id=text(first_present(row, "index", "id")), question=question, answer=answer,
-            image=image_ref(require(row, "image"), roots, row.where, "image"),
+            image=image_ref(require(row, "image"), [file.parent], row.where, "image"),
             choices=choices, choices_in_question=inline is not None,
             meta={"category": row.data.get("category")}, where=row.where,
         ))
-    return unique_ids(items)
+    return Loaded(unique_ids(items), tables.problems)
 
 
 def correct(item: Item, answer: str | None) -> bool:
@@ -55,6 +59,7 @@ def correct(item: Item, answer: str | None) -> bool:
 BENCHMARK = Benchmark(
     name="mmstar", title="MMStar", load=load, correct=correct,
     summarize=lambda records: scoring.grouped_accuracy(records, "category"), primary="accuracy",
-    layout="Lin-Chen/MMStar mmstar.parquet (or MMStar.tsv)",
+    layout="Lin-Chen/MMStar (the folder or mmstar.parquet), or VLMEvalKit's MMStar.tsv",
     judge="VLMEvalKit matches the option by rule and asks a GPT judge when that fails; we use the rule only",
+    sizes=(1500,),
 )
