@@ -64,8 +64,9 @@ class ConfigError(ValueError):
 @dataclass
 class StepGRPOConfig(GRPOConfig):
     """`GRPOConfig` with StepGRPO's fields. Defaults that differ from TRL follow R1-VL's loss
-    (r1vl.md §2.1, trl-on-cpu.md §5): `loss_type="grpo"` (per-sequence mean, not DAPO's per-token),
-    `beta=0.04` (k3 KL), one iteration per rollout batch, group-scaled rewards."""
+    (docs/training.md, "Loss fidelity"): `loss_type="grpo"` (per-sequence mean, not DAPO's per-token),
+    `beta=0.04` (k3 KL), one iteration per rollout batch, group-scaled rewards. The r1vl presets also
+    set `use_bias_correction_kl: false` and `logprob_temperature: 1.0`, which make the loss R1-VL's."""
 
     reward_funcs: list[str] = field(
         default_factory=lambda: ["step_accuracy", "step_validity"],
@@ -79,8 +80,8 @@ class StepGRPOConfig(GRPOConfig):
         default="sequence",
         metadata={"help": f"How rewards become advantages. Allowed: {ADVANTAGE_MODES}. `sequence`: TRL's group-"
                           "normalised scalar per completion, broadcast to every token (R1-VL). `step`: plus "
-                          "`step_advantage_coef` times the group-normalised reward-to-go of per-step rewards, per "
-                          "token (docs/algorithms.md)."})
+                          "`step_advantage_coef` times the reward-to-go of per-step rewards, normalised within the "
+                          "group at each step position, per token (docs/algorithms.md)."})
     step_advantage_coef: float = field(
         default=1.0,
         metadata={"help": "advantage_mode step: weight c in A = Â + c·Ã of the step returns Ã (0: plain GRPO)."})
@@ -114,6 +115,11 @@ class StepGRPOConfig(GRPOConfig):
     loss_type: str = field(default="grpo", metadata={"help": f"TRL loss. Allowed: {TRL_CHOICES['loss_type']}."})
     beta: float = field(default=0.04, metadata={"help": "KL coefficient (k3 estimator)."})
     temperature: float = field(default=1.2, metadata={"help": "Sampling temperature (R1-VL: 1.2)."})
+    logprob_temperature: float | None = field(
+        default=None,
+        metadata={"help": "Temperature of the log-probabilities in the loss (policy and reference, hence ratio, KL "
+                          "and entropy). None: the sampling temperature, as TRL. R1-VL's code: 1.0 (its TRL 0.14 "
+                          "scored completions with the raw logits); the r1vl presets set it."})
     num_generations: int | None = field(default=4, metadata={"help": "Completions per prompt, G (R1-VL: 4)."})
 
     def __post_init__(self) -> None:
@@ -129,6 +135,7 @@ class StepGRPOConfig(GRPOConfig):
                               f"{len(self.reward_funcs)} reward_funcs {self.reward_funcs}")
         if self.alpha < 0:
             raise ConfigError(f"alpha: must be >= 0, got {self.alpha}")
+        self._check_logprob_temperature()
         self._check_router_rollout()
         step_level = self.advantage_mode == "step" or (self.egsw or {}).get("level") == "step"
         on_policy_steps = self.router_rollout == "on_policy" and self.advantage_mode == "step" and not self.egsw
@@ -143,6 +150,18 @@ class StepGRPOConfig(GRPOConfig):
             if value is not None and value < 1:
                 raise ConfigError(f"{name}: must be a positive integer or null, got {value}")
         super().__post_init__()
+
+    def _check_logprob_temperature(self) -> None:
+        scoring = self.logprob_temperature
+        if scoring is None:
+            return
+        if not scoring > 0:
+            raise ConfigError(f"logprob_temperature: must be > 0 or null, got {scoring}")
+        if scoring != self.temperature and self.use_vllm and self.vllm_importance_sampling_correction:
+            raise ConfigError(f"logprob_temperature: {scoring} differs from temperature {self.temperature}, so "
+                              "vLLM's sampling log-probs cannot correct the trainer's; set "
+                              "vllm_importance_sampling_correction to false (R1-VL's code had no such correction) "
+                              "or logprob_temperature to null")
 
     def _check_router_rollout(self) -> None:
         if self.router_rollout not in ROUTER_ROLLOUTS:

@@ -7,7 +7,10 @@ What this subclass adds, each at the narrowest hook:
 - reward functions built by name from the config (`reward_funcs`, `alpha`, `reasoning_format`);
 - a prompt-length check before training that refuses, never truncates (`lengths.py`);
 - vision placeholder tokens that generation can never sample, even when the user passes their
-  own `suppress_tokens` (TRL's `dict.update` would drop its own entry, trl-on-cpu.md §4.8);
+  own `suppress_tokens` (TRL's `dict.update` would drop its own entry; a sampled placeholder
+  breaks the loss pass, docs/training.md);
+- `logprob_temperature`: the loss's log-probabilities at a temperature other than the sampling one
+  (R1-VL's code scored at 1.0 what it sampled at 1.2; `_score_at_logprob_temperature`);
 - a completions table every `completion_table_steps` steps (`log`);
 - resume that really restores the weights (`_load_from_checkpoint`, see there);
 - for `router_rollout: on_policy`, TRL's `rollout_func` running the R1-Router loop
@@ -15,7 +18,7 @@ What this subclass adds, each at the narrowest hook:
 
 Advantages: `advantage_mode="sequence"` is TRL's own computation (one group-normalised scalar per
 completion). `advantage_mode="step"` replaces `output["advantages"]` in `_generate_and_score_completions`
-with a `(B, T)` tensor (trl-on-cpu.md §5, docs/algorithms.md). EGSW (`egsw`) multiplies the
+with a `(B, T)` tensor (TRL's loss accepts (B, T) advantages; docs/algorithms.md). EGSW (`egsw`) multiplies the
 advantages by entropy-guided weights, with entropies from a forward pass TRL runs anyway (see
 `_egsw_source`).
 """
@@ -27,9 +30,10 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
-from accelerate.utils import gather_object
+from accelerate.utils import gather_object, is_peft_model
 from transformers import PreTrainedModel
 from trl import GRPOTrainer
+from trl.trainer.utils import add_fused_lm_head
 
 from stepgrpo.advantages.token_advantages import step_advantages, token_advantages
 from stepgrpo.training import credit
@@ -88,6 +92,8 @@ class StepGRPOTrainer(GRPOTrainer):
                          train_dataset=train_dataset, processing_class=processing_class, **kwargs)
         if self._is_vlm and not self.use_vllm:
             self._suppress_vision_placeholders()
+        if args.logprob_temperature is not None and args.logprob_temperature != args.temperature:
+            self._score_at_logprob_temperature(args.logprob_temperature)
         if args.completion_table_steps and self.accelerator.is_main_process:
             os.makedirs(os.path.join(args.output_dir, "completions"), exist_ok=True)
         self._egsw_source = self._choose_egsw_source() if args.egsw else None
@@ -112,6 +118,20 @@ class StepGRPOTrainer(GRPOTrainer):
         if scored or (self.use_vllm and self.vllm_importance_sampling_correction):
             return "rollout"
         return "loss" if args.steps_per_generation == 1 and self.num_iterations == 1 else "extra"
+
+    def _score_at_logprob_temperature(self, temperature: float) -> None:
+        """Log-probabilities of the loss (policy and reference) at `temperature`, sampling unchanged.
+
+        TRL scores completions with a fused LM head (`add_fused_lm_head`, no full logits) that divides
+        the logits by the sampling temperature; generation never goes through it. A second head at
+        `temperature` wraps TRL's: scoring calls (`fused_lm_head=True`) stop at ours, every other call
+        passes through TRL's to the model's own forward."""
+        for model, outputs in ((self.model, ("log_probs", "entropy")), (self.ref_model, ("log_probs",))):
+            if model is None:
+                continue
+            model = self.accelerator.unwrap_model(model)
+            add_fused_lm_head(model.get_base_model() if is_peft_model(model) else model, temperature=temperature,
+                              cast_lm_head_to_fp32=self.args.cast_lm_head_to_fp32, outputs=outputs)
 
     def _suppress_vision_placeholders(self) -> None:
         vocab = self._tokenizer.get_vocab()
@@ -200,7 +220,7 @@ class StepGRPOTrainer(GRPOTrainer):
         logps, entropies, aux_loss = super()._get_per_token_logps_and_entropies(model, *args, **kwargs)
         pending, self._egsw_pending = self._egsw_pending, None
         if pending is not None and entropies is not None:
-            # `_compute_loss` reads `inputs["advantages"]` only after this call (trl-on-cpu.md §5)
+            # `_compute_loss` reads `inputs["advantages"]` only after this call (docs/algorithms.md §3)
             self._log_egsw(credit.apply_egsw(pending, entropies, self.args.egsw, self.num_generations,
                                              self.accelerator))
         return logps, entropies, aux_loss
