@@ -27,7 +27,7 @@ class GenerationSettings:
     """How completions are produced; every field except `batch_size` keys the prediction cache."""
 
     max_new_tokens: int = 2048
-    """The paper's evaluation budget (r1vl.md §6.1)."""
+    """The paper's evaluation budget (docs/eval.md)."""
     temperature: float = 0.0
     """0 decodes greedily, as the paper does; above 0 samples."""
     top_p: float = 1.0

@@ -2,9 +2,10 @@
 
 R1-VL's code cut prompts to their last 512 tokens; with an image of up to ~510 tokens in front of
 the text, that cut image placeholders and crashed Qwen2-VL ("Image features and image tokens do not
-match"), or silently moved prompt tokens into the completion (r1vl.md §7.5). We never truncate: a
-prompt over the limit stops the run with the rows named. Image tokens are counted from the image
-size (the processor's own smart-resize arithmetic), so no pixels are processed.
+match"), or silently moved prompt tokens into the completion (the official training script's left
+truncation). We never truncate: a prompt over the limit stops the run with the rows named. Image
+tokens are counted from the image size (the processor's own smart-resize arithmetic), so no pixels
+are processed.
 """
 
 from __future__ import annotations
