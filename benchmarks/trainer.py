@@ -5,8 +5,10 @@ TRL, StepGRPO (`advantage_mode: sequence`) and StepGRPO with `advantage_mode: st
     .venv/bin/python benchmarks/trainer.py [--rounds 4] [--steps 6]
 
 Step time is TRL's own `step_time` metric (generation, rewards and the update), first step of each
-run dropped. The last two lines are `step_ratio=X.XX` (step mode over plain TRL; target <= 1.15)
-and, alone on the last line, `ratio=X.XX` (sequence mode over plain TRL; target <= 1.05).
+run dropped. Each round gives one ratio per mode (its median step time over plain TRL's in the same
+round), so machine noise shows as the spread of the ratios across rounds. The last two lines are
+`step_ratio=X.XX` (step mode over plain TRL; target <= 1.15) and, alone on the last line,
+`ratio=X.XX` (sequence mode over plain TRL; target <= 1.05): medians over the rounds.
 """
 
 from __future__ import annotations
@@ -70,23 +72,28 @@ def main() -> None:
     logging.disable(logging.WARNING)
     from stepgrpo.models import build_tiny_model
 
-    times: dict[str, list[float]] = {"trl": [], "stepgrpo": [], "stepgrpo-step": []}
+    kinds = ("trl", "stepgrpo", "stepgrpo-step")
+    rounds: list[dict[str, float]] = []
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         model_dir = build_tiny_model(root / "tiny", arch="qwen2-vl")
         data = write_rows(root, 16)
         started = time.perf_counter()
         for round_index in range(options.rounds):
-            kinds = list(times)
             order = kinds[round_index % len(kinds):] + kinds[:round_index % len(kinds)]
-            for kind in order:
-                times[kind] += run_once(kind, model_dir, data, root / f"{kind}{round_index}", options.steps)
-    for kind, values in times.items():
-        print(f"{kind:13s} {statistics.median(values):.3f} s/step (median of {len(values)} steps)")
+            rounds.append({kind: statistics.median(run_once(kind, model_dir, data, root / f"{kind}{round_index}",
+                                                            options.steps)) for kind in order})
+    for kind in kinds:
+        per_round = ", ".join(f"{times[kind]:.3f}" for times in rounds)
+        print(f"{kind:13s} {statistics.median(times[kind] for times in rounds):.3f} s/step "
+              f"(median over rounds; per round: {per_round})")
     print(f"wall {time.perf_counter() - started:.0f} s, {options.rounds} interleaved rounds of {options.steps} steps")
-    print(f"step_ratio={statistics.median(times['stepgrpo-step']) / statistics.median(times['trl']):.2f}")
-    print(f"ratio={statistics.median(times['stepgrpo']) / statistics.median(times['trl']):.2f}")
-
+    for kind in ("stepgrpo-step", "stepgrpo"):
+        ratios = [times[kind] / times["trl"] for times in rounds]
+        print(f"{kind} / trl per round: " + ", ".join(f"{value:.2f}" for value in ratios)
+              + f" (spread {min(ratios):.2f}-{max(ratios):.2f})")
+    for label, kind in (("step_ratio", "stepgrpo-step"), ("ratio", "stepgrpo")):
+        print(f"{label}={statistics.median(times[kind] / times['trl'] for times in rounds):.2f}")
 
 if __name__ == "__main__":
     main()
