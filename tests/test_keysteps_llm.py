@@ -169,7 +169,7 @@ def test_cli_checks_llm_key_steps_and_reruns_from_cache(server: FakeChat, tmp_pa
     assert "repaired" in first.output
 
     before = out.read_text(encoding="utf-8")
-    second = CliRunner().invoke(app, _cli(server, out, tmp_path / "cache", "--layout", "r1vl"))
+    second = CliRunner().invoke(app, _cli(server, out, tmp_path / "cache", "--layout", "r1vl", "--overwrite"))
     assert second.exit_code == 0, second.output
     assert len(server.requests) == 12  # all from the cache
     assert out.read_text(encoding="utf-8") == before

@@ -37,7 +37,23 @@ def demo_command(
     except ValueError as error:
         error_console.print(f"[red]error:[/red] {error}")
         raise typer.Exit(2) from None
+    _check_demo_folder(out)
     report = run_demo(out, settings)
     console.print(results_table(report["results"]))
     console.print(f"report: {out / 'report.md'}; wall time {report['wall_seconds']:.0f} s, "
                   f"peak memory {report['peak_memory_gb']:.2f} GB")
+
+
+def _check_demo_folder(out: Path) -> None:
+    """The demo rewrites its own folder on every run; it never writes into a folder holding anything else."""
+    from stepgrpo.demo import VARIANTS
+    from stepgrpo.outputs import OutputError, check_writable_place
+
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"{out}: is a file; the demo writes a folder")
+    own = {"data", "base", "sft", "eval", "report.md", "report.json", *VARIANTS}
+    foreign = sorted(entry.name for entry in out.iterdir()
+                     if entry.name not in own and entry.suffix not in {".png", ".svg"}) if out.is_dir() else []
+    if foreign:
+        raise OutputError(f"{out}: holds {', '.join(foreign[:3])}, which the demo did not write; choose another --out")
+    check_writable_place(out / "report.md")

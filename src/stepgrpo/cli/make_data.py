@@ -6,9 +6,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
-from stepgrpo.cli.app import app
+from stepgrpo.cli.app import app, error_console
 from stepgrpo.data.chartmath import OPERATIONS, ChartMathConfig, write_dataset
+from stepgrpo.outputs import check_writable_place
 
 _D = ChartMathConfig()  # the library defaults, shown by --help
 
@@ -41,7 +43,11 @@ def chartmath(
             operations=tuple(op.strip() for op in operations.split(",") if op.strip()),
             mcq_share=mcq_share, image_size=image_size, value_labels=value_labels,
         )
+        if out.exists() and not out.is_dir():
+            raise ValueError(f"{out}: is a file; make-data writes a folder")
+        check_writable_place(out / "train.jsonl")
         counts = write_dataset(out, train, test, seed=seed, config=config, overwrite=overwrite, progress=True)
     except (ValueError, FileExistsError) as error:
-        raise typer.BadParameter(str(error)) from None
+        error_console.print(f"[red]error:[/red] {escape(str(error))}", highlight=False)
+        raise typer.Exit(2) from None
     typer.echo(f"wrote {counts['train']} train and {counts['test']} test rows to {out}")

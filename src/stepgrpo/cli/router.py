@@ -45,16 +45,21 @@ def kb_build(
     kind: Annotated[KBKind | None, typer.Option(help="kind of a SOURCE file named otherwise")] = None,
     retriever: Annotated[RetrieverKind, typer.Option(help="bm25 or dense")] = RetrieverKind.bm25,
     embedding_model: Annotated[Path | None, typer.Option(help="local sentence-transformers folder")] = None,
-    force: Annotated[bool, typer.Option(help="replace OUT if it exists")] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", "--force",
+                                            help="replace OUT if it is an index (never another folder)")] = False,
 ) -> None:
     """Validate knowledge-base sources and write a persistent, checksummed index."""
+    from stepgrpo.outputs import OutputError, check_output
     from stepgrpo.router.embed import EmbeddingUnavailable
-    from stepgrpo.router.kb import KBError, KnowledgeBases
+    from stepgrpo.router.kb import KBError, KnowledgeBases, is_index_folder
 
     try:
+        if not source.exists():
+            raise KBError(f"{source}: no such file or folder")
+        check_output(out, inputs=[source], overwrite=overwrite, replaceable=is_index_folder)
         kbs = KnowledgeBases.build(source, out, kind=kind.value if kind else None, retriever=retriever.value,
-                                   embedding_model=embedding_model, force=force)
-    except (KBError, EmbeddingUnavailable) as error:
+                                   embedding_model=embedding_model, force=overwrite)
+    except (KBError, EmbeddingUnavailable, OutputError) as error:
         raise _fail(str(error)) from None
     counts = ", ".join(f"{k}: {len(kb)} documents" for k, kb in kbs.items())
     console.print(f"built {retriever.value} index {out} ({counts})", highlight=False)
@@ -99,25 +104,64 @@ def router_data(
     out: Annotated[Path, typer.Argument(help="step rows to write (.jsonl, .json, .parquet or a folder)")],
     final_wording: Annotated[FinalWording, typer.Option(help="final request worded as in train or eval")] = (
         FinalWording.train),
+    overwrite: Annotated[bool, typer.Option(help="replace an existing OUT")] = False,
+    skip_bad_rows: Annotated[bool, typer.Option(help="write the valid trajectories, name and count the others "
+                                                     "(exit status 1)")] = False,
 ) -> None:
-    """Turn R1-Router reference trajectories into per-step R1-Router Step-GRPO training rows."""
-    from stepgrpo.data.io import DataFileError, write_rows
+    """Turn R1-Router reference trajectories into per-step R1-Router Step-GRPO training rows.
+
+    Every trajectory and its image (opened and verified) is checked before anything is written."""
+    from stepgrpo.data.io import DataFileError, check_rows_output, write_rows
+    from stepgrpo.outputs import OutputError
     from stepgrpo.router.records import trajectories_to_rows
 
     try:
+        if not trajectories.exists():
+            raise DataFileError(f"{trajectories}: no such file or folder")
+        check_rows_output(out, inputs=[trajectories], overwrite=overwrite)
         rows, problems = trajectories_to_rows(trajectories, out, final_wording.value)
-    except DataFileError as error:
+    except (DataFileError, OutputError) as error:
         raise _fail(str(error)) from None
-    if problems:
+    rows, image_problems = _rows_with_readable_images(rows, out)
+    problems += image_problems
+    if problems and not skip_bad_rows:
         shown = "\n  ".join(problems[:20])
         more = f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""
-        raise _fail(f"{len(problems)} problem(s) in {trajectories}, nothing written:\n  {shown}{more}")
+        raise _fail(f"{len(problems)} problem(s) in {trajectories}, nothing written (--skip-bad-rows writes the "
+                    f"rest):\n  {shown}{more}")
+    for problem in problems:
+        error_console.print(f"skipped {problem}", markup=False, highlight=False)
+    if not rows:
+        raise _fail(f"{trajectories}: no usable trajectory, nothing written")
     write_rows(out, rows)
     by_role: dict[str, int] = {}
     for row in rows:
         by_role[row["role"]] = by_role.get(row["role"], 0) + 1
     summary = ", ".join(f"{role}: {n}" for role, n in by_role.items())
     console.print(f"wrote {len(rows)} step rows to {out} ({summary})", highlight=False)
+    if problems:
+        console.print(f"skipped {len(problems)} problem(s) in {trajectories}", highlight=False)
+        raise typer.Exit(1)
+
+
+def _rows_with_readable_images(rows: list[dict], out: Path) -> tuple[list[dict], list[str]]:
+    """Open and verify each trajectory's image (rows hold it relative to OUT's folder); drop the
+    rows of trajectories whose image is unreadable, with one problem line per trajectory."""
+    from rich.progress import track
+
+    from stepgrpo.data.validate import image_problem
+
+    by_trajectory: dict[str, list[str]] = {}
+    for row in rows:
+        by_trajectory.setdefault(row["trajectory_id"], row["images"])
+    bad: dict[str, str] = {}
+    for trajectory_id, images in track(list(by_trajectory.items()), description="checking images",
+                                       console=error_console, transient=True):
+        for image in images:
+            problem = image_problem(str(out.parent / image))
+            if problem:
+                bad[trajectory_id] = f"trajectory {trajectory_id}: field 'image': {problem}"
+    return [row for row in rows if row["trajectory_id"] not in bad], list(bad.values())
 
 
 @app.command("router-world")
@@ -125,18 +169,32 @@ def router_world(
     out: Annotated[Path, typer.Argument(help="folder for the world's KB sources, index and trajectories")],
     seed: Annotated[int, typer.Option(help="random seed; the same seed gives the same files")] = 0,
     n: Annotated[int, typer.Option("--n", min=1, help="number of questions")] = 200,
-    force: Annotated[bool, typer.Option(help="replace OUT if it is not empty")] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", "--force",
+                                            help="replace OUT if it holds a world (never another folder)")] = False,
 ) -> None:
     """Generate the R1-Router multi-hop world: knowledge bases, index and reference trajectories."""
+    from stepgrpo.outputs import check_output, check_writable_place
     from stepgrpo.router.world import WorldConfig, generate_world
 
     try:
-        summary = generate_world(out, WorldConfig(seed=seed, questions=n), force=force)
+        if out.exists() and not out.is_dir():
+            raise ValueError(f"{out}: is a file; router-world writes a folder")
+        if out.is_dir() and not any(out.iterdir()):
+            check_writable_place(out / "trajectories.jsonl")
+        else:
+            check_output(out, overwrite=overwrite, replaceable=_is_world_folder)
+        summary = generate_world(out, WorldConfig(seed=seed, questions=n), force=overwrite)
     except (FileExistsError, ValueError) as error:
         raise _fail(str(error)) from None
     console.print(f"wrote {summary['questions']} questions to {out / 'trajectories.jsonl'} "
                f"(lookups per question: {summary['hops']}; lookups per KB: {summary['routes']}); "
                f"index in {out / 'kb'}", highlight=False)
+
+
+def _is_world_folder(folder: Path) -> bool:
+    """A folder `router-world` wrote: its trajectories and index, and nothing foreign."""
+    names = {entry.name for entry in folder.iterdir()}
+    return "kb_source" in names and names <= {"trajectories.jsonl", "kb", "kb_source"}
 
 
 @app.command("router-answer")
@@ -155,19 +213,24 @@ def router_answer(
     batch_size: Annotated[int, typer.Option(min=1, help="prompts per generate call")] = 8,
     limit: Annotated[int | None, typer.Option(min=1, help="answer only the first N questions")] = None,
     seed: Annotated[int, typer.Option(help="sampling seed")] = 0,
+    overwrite: Annotated[bool, typer.Option(help="replace an existing OUT")] = False,
 ) -> None:
     """Answer questions with the R1-Router loop: route, retrieve, sub-answer (at most 3 times), final answer."""
     from rich.progress import Progress
 
-    from stepgrpo.data.io import DataFileError, write_rows
+    from stepgrpo.data.io import DataFileError, check_rows_output, write_rows
+    from stepgrpo.outputs import OutputError
     from stepgrpo.router.embed import EmbeddingUnavailable
     from stepgrpo.router.inference import ModelPolicy, QuestionsError, answer_questions, read_questions, summarize
     from stepgrpo.router.kb import KBError, KnowledgeBases
 
     try:
         items = read_questions(questions, limit)
+        check_rows_output(out, inputs=[questions, index], overwrite=overwrite)
         kbs = KnowledgeBases.load(index)
-    except (QuestionsError, DataFileError, KBError, EmbeddingUnavailable) as error:
+        if not model.is_dir():
+            raise DataFileError(f"--model {model}: no such model folder")
+    except (QuestionsError, DataFileError, KBError, EmbeddingUnavailable, OutputError) as error:
         raise _fail(str(error)) from None
     try:
         policy = ModelPolicy(model, max_new_tokens=max_new_tokens, temperature=temperature, top_k=top_k,

@@ -7,18 +7,21 @@ from typing import Annotated
 import typer
 
 from stepgrpo.cli.app import app
-from stepgrpo.cli.train import EXTRA_ARGS, end_processes, fail, split_config_argument
+from stepgrpo.cli.train import EXTRA_ARGS, end_processes, fail, split_config_argument, split_resume_argument
 
 
 @app.command("sft", context_settings=EXTRA_ARGS)
 def sft_command(
     ctx: typer.Context,
-    resume: Annotated[bool, typer.Option(help="Continue from the last checkpoint in output_dir.")] = False,
+    overwrite: Annotated[bool, typer.Option(help="Start over in an output_dir holding checkpoints of an earlier "
+                                                 "run (deletes them).")] = False,
+    skip_bad_rows: Annotated[bool, typer.Option(help="Drop rows whose images cannot be read (named and counted) "
+                                                     "instead of stopping.")] = False,
 ) -> None:
-    """Supervised warm-up: `stepgrpo sft [CONFIG.yaml] [--key value ...]`.
+    """Supervised warm-up: `stepgrpo sft [CONFIG.yaml] [--resume [PATH]] [--key value ...]`.
 
     Rows as for `train` plus `reasoning` (the reference completion). The result in
-    output_dir/final is a starting `model:` for `stepgrpo train`."""
+    output_dir/final is a starting `model:` for `stepgrpo train`. --resume works as for `train`."""
     from stepgrpo.data.io import DataFileError
     from stepgrpo.data.training import TrainingDataError
     from stepgrpo.training.config import ConfigError, load_train_config
@@ -26,9 +29,10 @@ def sft_command(
     from stepgrpo.training.sft import StepSFTConfig, sft
 
     try:
-        config, overrides = split_config_argument(ctx.args)
+        resume, rest = split_resume_argument(ctx.args)
+        config, overrides = split_config_argument(rest)
         run, args = load_train_config(config, overrides, config_cls=StepSFTConfig)
-        final = sft(run, args, resume=resume)
+        final = sft(run, args, resume=resume, overwrite=overwrite, skip_bad_rows=skip_bad_rows)
     except (ConfigError, DataFileError, TrainingDataError, PromptTooLongError, FileNotFoundError) as error:
         fail(str(error))
     end_processes()

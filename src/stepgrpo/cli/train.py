@@ -3,13 +3,36 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 
 from stepgrpo.cli.app import app
 
 EXTRA_ARGS = {"allow_extra_args": True, "ignore_unknown_options": True}
+
+
+def split_resume_argument(args: list[str]) -> tuple[bool | str, list[str]]:
+    """`--resume`, `--resume PATH` or `--resume=PATH` out of the extra arguments (a following
+    `.yaml` file is the CONFIG, not a checkpoint), and the arguments left."""
+    resume: bool | str = False
+    rest: list[str] = []
+    index = 0
+    while index < len(args):
+        arg = args[index]
+        if arg.startswith("--resume="):
+            resume = arg.split("=", 1)[1] or True
+        elif arg == "--resume":
+            following = args[index + 1] if index + 1 < len(args) else None
+            if following is not None and not following.startswith("--") and \
+                    not following.lower().endswith((".yaml", ".yml")):
+                resume, index = following, index + 1
+            else:
+                resume = True
+        else:
+            rest.append(arg)
+        index += 1
+    return resume, rest
 
 
 def split_config_argument(args: list[str]) -> tuple[Path | None, list[str]]:
@@ -27,7 +50,7 @@ def end_processes() -> None:
     PartialState().destroy_process_group()
 
 
-def fail(message: str) -> None:
+def fail(message: str) -> NoReturn:
     typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
     raise typer.Exit(2)
 
@@ -37,26 +60,34 @@ def train_command(
     ctx: typer.Context,
     preset: Annotated[str | None, typer.Option(help="Start from a preset (see docs/training.md): r1vl-2b, r1vl-7b, "
                                                                       "tiny, router-tiny, router-paper.")] = None,
-    resume: Annotated[bool, typer.Option(help="Continue from the last checkpoint in output_dir.")] = False,
+    overwrite: Annotated[bool, typer.Option(help="Start over in an output_dir holding checkpoints of an earlier "
+                                                 "run (deletes them).")] = False,
+    skip_bad_rows: Annotated[bool, typer.Option(help="Drop rows whose images cannot be read (named and counted) "
+                                                     "instead of stopping.")] = False,
 ) -> None:
-    """Train with StepGRPO: `stepgrpo train [CONFIG.yaml] [--key value ...]`.
+    """Train with StepGRPO: `stepgrpo train [CONFIG.yaml] [--resume [PATH]] [--key value ...]`.
 
     Settings come from the preset, then the YAML file, then --key value pairs (any field in
-    docs/training.md), e.g. `stepgrpo train --preset tiny --model runs/tiny --train_data rows.jsonl`."""
+    docs/training.md), e.g. `stepgrpo train --preset tiny --model runs/tiny --train_data rows.jsonl`.
+    Every row and image is checked before the model loads.
+
+    --resume: continue from the newest complete checkpoint-N in output_dir (ones left incomplete
+    by a crash during a save are skipped and named); --resume PATH: from that checkpoint."""
     from stepgrpo.data.io import DataFileError
     from stepgrpo.data.training import TrainingDataError
     from stepgrpo.training.config import ConfigError, load_train_config
     from stepgrpo.training.lengths import PromptTooLongError
 
     try:
-        config, overrides = split_config_argument(ctx.args)
+        resume, rest = split_resume_argument(ctx.args)
+        config, overrides = split_config_argument(rest)
         run, args = load_train_config(config, overrides, preset)
     except ConfigError as error:
         fail(str(error))
     from stepgrpo.training.run import train
 
     try:
-        final = train(run, args, resume=resume)
+        final = train(run, args, resume=resume, overwrite=overwrite, skip_bad_rows=skip_bad_rows)
     except (ConfigError, DataFileError, TrainingDataError, PromptTooLongError, FileNotFoundError) as error:
         fail(str(error))
     end_processes()

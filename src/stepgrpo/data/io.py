@@ -3,19 +3,27 @@ folder saved by `datasets.Dataset.save_to_disk`.
 
 Every row carries where it came from (`file:line` for JSONL, `file[index]` otherwise) so that an
 error can name it, and a malformed row is reported as a `RowError` instead of stopping the read:
-the caller decides whether to skip it. Writes are atomic (temporary file, then rename), so a
-crash never leaves half a file behind.
+the caller decides whether to skip it. Writes follow `stepgrpo.outputs`: atomic (temporary file,
+then rename, so a crash never leaves half a file behind), umask modes, no NaN in JSON.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from stepgrpo.outputs import (
+    OutputError,
+    atomic_folder,
+    atomic_text,
+    check_output,
+    dumps_json,
+    make_parent,
+)
 
 
 @dataclass(frozen=True)
@@ -121,44 +129,63 @@ def _iter_datasets(path: Path, kind: str) -> Iterator[Row | RowError]:
         yield Row(f"{path}[{index}]", dict(item))
 
 
-def write_rows(path: str | Path, rows: Iterable[dict[str, Any]]) -> int:
-    """Write rows atomically in the format named by `path`'s suffix; return how many were written."""
+def output_kind(path: str | Path) -> str:
+    """The format `write_rows` uses for `path`: by suffix, or a datasets folder for a name without one."""
     path = Path(path)
-    kind = "hf" if not path.suffix else _kind_for_output(path)
+    if not path.suffix:
+        return "hf"
+    kind = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".parquet": "parquet"}.get(path.suffix.lower())
+    if kind is None:
+        raise OutputError(f"{path}: unknown output format {path.suffix!r} (use .jsonl, .json, .parquet, or a "
+                          "name without a suffix for a datasets folder)")
+    return kind
+
+
+def is_datasets_folder(path: Path) -> bool:
+    """Whether `path` is a folder `Dataset.save_to_disk` wrote and nothing else (safe to replace)."""
+    names = {entry.name for entry in path.iterdir()}
+    return {"dataset_info.json", "state.json"} <= names and all(
+        name in {"dataset_info.json", "state.json"} or name.endswith(".arrow") for name in names)
+
+
+def check_rows_output(path: str | Path, inputs: Iterable[str | Path] = (), overwrite: bool = False) -> Path:
+    """Before any work: `path` has a known format, is no input, and exists only with `overwrite`
+    (a folder only if it is a datasets folder). Raises `OutputError` naming the problem."""
+    output_kind(path)
+    return check_output(path, inputs=inputs, overwrite=overwrite, replaceable=is_datasets_folder)
+
+
+def write_rows(path: str | Path, rows: Iterable[dict[str, Any]]) -> int:
+    """Write rows atomically in the format named by `path`'s suffix; return how many were written.
+
+    Replaces an existing file or datasets folder (commands call `check_rows_output` first, which
+    asks for --overwrite); any other folder is refused. NaN and infinity are written as null."""
+    path = Path(path)
+    kind = output_kind(path)
     rows = list(rows)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_dir() and not path.is_symlink() and not is_datasets_folder(path):
+        raise OutputError(f"{path}: is an existing folder stepgrpo did not write; refusing to replace it")
     if kind in {"jsonl", "json"}:
-        with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, delete=False,
-                                         prefix=f".{path.name}.", suffix=".tmp") as handle:
-            try:
-                if kind == "jsonl":
-                    for row in rows:
-                        handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-                else:
-                    json.dump(rows, handle, ensure_ascii=False, indent=1)
-            except BaseException:
-                handle.close()
-                os.unlink(handle.name)
-                raise
-        os.replace(handle.name, path)
+        with atomic_text(path) as handle:
+            if kind == "jsonl":
+                for row in rows:
+                    handle.write(dumps_json(row) + "\n")
+            else:
+                handle.write(dumps_json(rows, indent=1))
         return len(rows)
     import datasets
 
     columns = list(dict.fromkeys(key for row in rows for key in row))  # from_list reads the first row's keys only
     dataset = datasets.Dataset.from_list([{key: row.get(key) for key in columns} for row in rows])
-    tmp = path.with_name(f".{path.name}.tmp")
     if kind == "parquet":
-        dataset.to_parquet(str(tmp))
+        make_parent(path)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            dataset.to_parquet(str(tmp))
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
     else:
-        dataset.save_to_disk(str(tmp))
-    if path.is_dir():
-        import shutil
-
-        shutil.rmtree(path)
-    os.replace(tmp, path)
+        with atomic_folder(path) as staging:
+            dataset.save_to_disk(str(staging))
     return len(rows)
-
-
-def _kind_for_output(path: Path) -> str:
-    suffix = path.suffix.lower()
-    return {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".parquet": "parquet"}.get(suffix, "hf")

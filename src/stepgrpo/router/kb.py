@@ -440,7 +440,7 @@ class KnowledgeBases(Mapping[str, KnowledgeBase]):
         folder = Path(folder)
         manifest = _read_manifest(folder)
         for name, info in manifest["files"].items():
-            path = folder / name
+            path = _confined(folder, name, folder / MANIFEST)
             if not path.is_file():
                 raise KBError(f"{path}: missing from the index (listed in {folder / MANIFEST}); rebuild it")
             if path.stat().st_size != info["bytes"] or (verify and _sha256(path) != info["sha256"]):
@@ -453,8 +453,26 @@ class KnowledgeBases(Mapping[str, KnowledgeBase]):
         kbs = {}
         for kind, info in manifest["kbs"].items():
             kbs[kind] = _load_kb(folder / kind, KB_TYPES[kind], manifest["retriever"], embedder,
-                                 info["documents"])
+                                 info["documents"], set(manifest["files"]))
         return cls(kbs, manifest, folder)
+
+
+def is_index_folder(folder: Path) -> bool:
+    """Whether `folder` holds a knowledge-base index (so `kb build --overwrite` may replace it)."""
+    try:
+        return json.loads((folder / MANIFEST).read_text(encoding="utf-8")).get("format") == INDEX_FORMAT
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _confined(root: Path, name: str, named_in: Path) -> Path:
+    """`root / name`, refused (as a forged or damaged index) unless it stays inside `root`:
+    an index must never make a reader open files elsewhere (`../../etc/...`, absolute paths, links)."""
+    path = root / name
+    inside = root.resolve()
+    if Path(name).is_absolute() or (path.resolve() != inside and inside not in path.resolve().parents):
+        raise KBError(f"{named_in}: path {name!r} leads outside the index folder {root}; refusing this index")
+    return path
 
 
 def _read_manifest(folder: Path) -> dict[str, Any]:
@@ -475,7 +493,10 @@ def _read_manifest(folder: Path) -> dict[str, Any]:
         kbs = manifest["kbs"]
         if _manifest_checksum(manifest) != manifest["checksum"] or manifest["retriever"] not in {"bm25", "dense"}:
             raise ValueError
-        if not set(kbs) <= set(KB_TYPES):
+        if not set(kbs) <= set(KB_TYPES) or not all(isinstance(info["documents"], int) for info in kbs.values()):
+            raise ValueError
+        if not all(isinstance(name, str) and isinstance(info["bytes"], int) and isinstance(info["sha256"], str)
+                   for name, info in manifest["files"].items()):
             raise ValueError
     except (KeyError, TypeError, ValueError):
         raise KBError(f"{path}: corrupt manifest (fields or checksum do not agree); rebuild the index"
@@ -484,15 +505,23 @@ def _read_manifest(folder: Path) -> dict[str, Any]:
 
 
 def _load_kb(folder: Path, kb_type: type[KnowledgeBase], retriever: str, embedder: Any,
-             count: int) -> KnowledgeBase:
+             count: int, listed: set[str]) -> KnowledgeBase:
     path = folder / "documents.jsonl"
     documents = []
     with path.open(encoding="utf-8") as handle:
         for number, line in enumerate(handle, start=1):
             try:
-                documents.append(Document(**json.loads(line)))
+                document = Document(**json.loads(line))
             except (json.JSONDecodeError, TypeError) as error:
                 raise KBError(f"{path}:{number}: corrupt document ({error})") from None
+            if document.image is not None:
+                if not isinstance(document.image, str):
+                    raise KBError(f"{path}:{number}: corrupt document (field 'image' is not a path)")
+                _confined(folder, document.image, Path(f"{path}:{number}"))
+                if f"{folder.name}/{Path(document.image).as_posix()}" not in listed:
+                    raise KBError(f"{path}:{number}: image {document.image!r} is not a file of the index "
+                                  f"(not in {folder.parent / MANIFEST}); refusing this index")
+            documents.append(document)
     if len(documents) != count:
         raise KBError(f"{path}: holds {len(documents)} documents, the manifest says {count}")
     try:

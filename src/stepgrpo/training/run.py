@@ -1,16 +1,19 @@
 """The `stepgrpo train` pipeline: data → model → `StepGRPOTrainer` → saved model.
 
-Order matters for users: configuration and data are checked first (cheap, and the errors name the
-field or row), the model loads only after both passed.
+Order matters for users: configuration, the output folder (checkpoints of an earlier run), the data
+and every image are checked first (cheap, and the errors name the field or row); the model loads
+only after all passed.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
+from stepgrpo.outputs import replace_path
 from stepgrpo.training.config import ConfigError, RunConfig, StepGRPOConfig
 
 
@@ -24,14 +27,65 @@ def lora_config(run: RunConfig) -> Any:
                       target_modules=run.lora_target_modules, task_type="CAUSAL_LM")
 
 
-def resume_checkpoint(output_dir: str) -> str:
-    """The newest `checkpoint-N` folder in `output_dir`; an error if there is none."""
-    from transformers.trainer_utils import get_last_checkpoint
+def resume_checkpoint(output_dir: str, requested: bool | str | Path = True) -> str:
+    """The checkpoint to resume from (see `checkpoints.choose_checkpoint`): `requested` names one,
+    True picks the newest complete one. Says which, and why newer ones were skipped."""
+    from stepgrpo.training.checkpoints import choose_checkpoint
 
-    last = get_last_checkpoint(output_dir) if os.path.isdir(output_dir) else None
-    if last is None:
-        raise ConfigError(f"--resume: no checkpoint-N folder in {output_dir} (set save_steps to write them)")
-    return last
+    choice = choose_checkpoint(output_dir, None if requested is True else requested)
+    if os.environ.get("RANK", "0") == "0":
+        print(choice.describe(), file=sys.stderr)
+    return str(choice.path)
+
+
+def start_checkpoint(output_dir: str, resume: bool | str | Path, overwrite: bool) -> tuple[str | None, list[Path]]:
+    """The checkpoint to resume from (None for a fresh run), and for a fresh run with `overwrite`
+    the old run's folders to remove once every check has passed (refused without `overwrite`)."""
+    from stepgrpo.outputs import check_writable_place
+    from stepgrpo.training.checkpoints import old_run_folders
+
+    check_writable_place(Path(output_dir) / "final")
+    if resume:
+        return resume_checkpoint(output_dir, resume), []
+    return None, old_run_folders(output_dir, overwrite)
+
+
+def remove_old_run(folders: list[Path], accelerator: Any) -> None:
+    from stepgrpo.training.checkpoints import remove_old_run as remove
+
+    if folders and accelerator.is_main_process:
+        remove(folders)
+        print(f"--overwrite: removed {', '.join(str(folder) for folder in folders)}", file=sys.stderr)
+    accelerator.wait_for_everyone()
+
+
+def load_model(run: RunConfig) -> tuple[Any, Any]:
+    """The model and its processing class; a model that cannot be loaded is a one-line `ConfigError`."""
+    from stepgrpo.models import load_model_and_processor
+
+    local = Path(run.model).expanduser()
+    if not local.exists() and (run.model.startswith((".", "/", "~")) or run.model.count("/") > 1):
+        raise ConfigError(f"model: no such model folder {run.model}")
+    try:
+        return load_model_and_processor(run.model, dtype=run.dtype, min_pixels=run.min_pixels,
+                                        max_pixels=run.max_pixels)
+    except (OSError, ValueError) as error:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ConfigError(f"model: cannot load {run.model} ({first})") from None
+
+
+def checked_images(dataset: Any, skip_bad_rows: bool) -> Any:
+    """`dataset` once every image opened and verified (rows with bad images dropped and counted
+    when `skip_bad_rows`, else a `TrainingDataError` naming each)."""
+    from stepgrpo.data.validate import check_dataset_images
+
+    dataset, problems = check_dataset_images(dataset, skip_bad_rows=skip_bad_rows)
+    if problems and os.environ.get("RANK", "0") == "0":
+        for problem in problems:
+            print(f"skipped {problem}", file=sys.stderr)
+        print(f"--skip-bad-rows: skipped {len({p.where for p in problems})} row(s) with unreadable images, "
+              f"training on {len(dataset)}", file=sys.stderr)
+    return dataset
 
 
 def save_final(trainer: Any, processing_class: Any) -> Path:
@@ -42,12 +96,13 @@ def save_final(trainer: Any, processing_class: Any) -> Path:
     output_dir = Path(trainer.args.output_dir)
     final = output_dir / "final"
     staging = output_dir / ".final.tmp"
+    if trainer.accelerator.is_main_process:
+        shutil.rmtree(staging, ignore_errors=True)  # left by a run killed while saving
+    trainer.accelerator.wait_for_everyone()
     trainer.save_model(str(staging))
     if trainer.accelerator.is_main_process:
         processing_class.save_pretrained(str(staging))
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(staging, final)
+        replace_path(staging, final)
     trainer.accelerator.wait_for_everyone()
     return final
 
@@ -68,17 +123,21 @@ def dataset_builder(reasoning_format: str, router_rollout: str = "teacher") -> A
     return build_dataset
 
 
-def train(run: RunConfig, args: StepGRPOConfig, resume: bool = False) -> Path:
-    from stepgrpo.models import load_model_and_processor
+def train(run: RunConfig, args: StepGRPOConfig, resume: bool | str | Path = False, overwrite: bool = False,
+          skip_bad_rows: bool = False) -> Path:
+    """Check everything, then train. `resume`: True for the newest complete checkpoint in
+    output_dir, or a checkpoint folder; `overwrite` lets a fresh run replace old checkpoints;
+    `skip_bad_rows` drops rows whose images cannot be read instead of refusing the data."""
     from stepgrpo.training.trainer import StepGRPOTrainer
 
-    checkpoint = resume_checkpoint(args.output_dir) if resume else None
+    checkpoint, old_run = start_checkpoint(args.output_dir, resume, overwrite)
     build_dataset = dataset_builder(args.reasoning_format, args.router_rollout)
-    dataset = build_dataset(run.train_data, args.reasoning_format, limit=run.limit)
-    eval_dataset = build_dataset(run.eval_data, args.reasoning_format) if run.eval_data else None
-    model, processing_class = load_model_and_processor(run.model, dtype=run.dtype, min_pixels=run.min_pixels,
-                                                       max_pixels=run.max_pixels)
+    dataset = checked_images(build_dataset(run.train_data, args.reasoning_format, limit=run.limit), skip_bad_rows)
+    eval_dataset = (checked_images(build_dataset(run.eval_data, args.reasoning_format), skip_bad_rows)
+                    if run.eval_data else None)
+    model, processing_class = load_model(run)
     trainer = StepGRPOTrainer(model=model, args=args, train_dataset=dataset, eval_dataset=eval_dataset,
                               processing_class=processing_class, peft_config=lora_config(run))
+    remove_old_run(old_run, trainer.accelerator)
     trainer.train(resume_from_checkpoint=checkpoint)
     return save_final(trainer, processing_class)

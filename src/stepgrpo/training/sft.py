@@ -31,17 +31,26 @@ class StepSFTConfig(SFTConfig):
         super().__post_init__()
 
 
-def sft(run: RunConfig, args: StepSFTConfig, resume: bool = False) -> Path:
+def sft(run: RunConfig, args: StepSFTConfig, resume: bool | str | Path = False, overwrite: bool = False,
+        skip_bad_rows: bool = False) -> Path:
+    """Check everything (as `train` does: checkpoints, rows, images), then warm up."""
     from trl import SFTTrainer
 
-    from stepgrpo.models import load_model_and_processor
     from stepgrpo.training.lengths import check_prompt_lengths
-    from stepgrpo.training.run import dataset_builder, lora_config, resume_checkpoint, save_final
+    from stepgrpo.training.run import (
+        checked_images,
+        dataset_builder,
+        load_model,
+        lora_config,
+        remove_old_run,
+        save_final,
+        start_checkpoint,
+    )
 
-    checkpoint = resume_checkpoint(args.output_dir) if resume else None
+    checkpoint, old_run = start_checkpoint(args.output_dir, resume, overwrite)
     dataset = dataset_builder(args.reasoning_format)(run.train_data, args.reasoning_format, sft=True, limit=run.limit)
-    model, processing_class = load_model_and_processor(run.model, dtype=run.dtype, min_pixels=run.min_pixels,
-                                                       max_pixels=run.max_pixels)
+    dataset = checked_images(dataset, skip_bad_rows)
+    model, processing_class = load_model(run)
     if args.max_length is not None:
         # TRL keeps the start of a too-long sequence; a prompt that alone exceeds the limit would
         # lose image tokens, so refuse it (lengths.py).
@@ -49,5 +58,6 @@ def sft(run: RunConfig, args: StepSFTConfig, resume: bool = False) -> Path:
     columns = [name for name in ("prompt", "completion", "image", "images") if name in dataset.column_names]
     trainer = SFTTrainer(model=model, args=args, train_dataset=dataset.select_columns(columns),
                          processing_class=processing_class, peft_config=lora_config(run))
+    remove_old_run(old_run, trainer.accelerator)
     trainer.train(resume_from_checkpoint=checkpoint)
     return save_final(trainer, processing_class)
