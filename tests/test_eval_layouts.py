@@ -72,11 +72,14 @@ def completion(answer: str) -> str:
 
 
 def score(name: str, data: Path, answers: dict[str, str], tmp_path: Path, **kwargs):
-    """Score hand-written final answers (id -> answer) with `stepgrpo eval --predictions`' code path."""
-    predictions = tmp_path / f"{name}-predictions.jsonl"
+    """Score hand-written final answers (id -> answer) with `stepgrpo eval --predictions`' code path.
+    The predictions and results go beside `tmp_path`, never into it: it often is the benchmark folder."""
+    work = tmp_path.with_name(f"{tmp_path.name}-scoring")
+    work.mkdir(exist_ok=True)
+    predictions = work / f"{name}-predictions.jsonl"
     predictions.write_text("".join(json.dumps({"id": key, "completion": completion(value)}) + "\n"
                                    for key, value in answers.items()))
-    out = tmp_path / "out"
+    out = work / "out"
     result = score_predictions(name, data, predictions, out, allow_partial=True, **kwargs)
     records = {r["id"]: r for r in map(json.loads, (out / name / "predictions.jsonl").read_text().splitlines())}
     return result, records

@@ -132,6 +132,29 @@ def test_retries_500_garbage_wrong_shape_and_timeout_then_caches(server: FakeCha
     again.close()
 
 
+def test_cache_files_follow_the_umask_and_are_strict_json(server: FakeChat, tmp_path: Path) -> None:
+    import os
+
+    from stepgrpo.keysteps.llm import ResponseCache
+
+    previous = os.umask(0o027)
+    try:
+        client = ChatClient(_config(server, tmp_path))
+        LLMExtractor(client)(_geo_steps())
+        client.close()
+        cache = ResponseCache(tmp_path / "cache")
+        cache.put("ab" * 32, {"score": float("nan"), "text": "é"})
+    finally:
+        os.umask(previous)
+    files = list((tmp_path / "cache").rglob("*"))
+    entries = [path for path in files if path.is_file()]
+    assert len(entries) == 4 and not [path for path in files if path.name.startswith(".")]  # no temporary left
+    assert {path.stat().st_mode & 0o777 for path in entries} == {0o640}  # not tempfile's 0600
+    assert {path.stat().st_mode & 0o777 for path in files if path.is_dir()} == {0o750}
+    written = (tmp_path / "cache" / "ab" / f"{'ab' * 32}.json").read_text(encoding="utf-8")
+    assert json.loads(written, parse_constant=lambda name: pytest.fail(f"bare {name}")) == {"score": None, "text": "é"}
+
+
 def test_gives_up_after_retries_and_caches_nothing(server: FakeChat, tmp_path: Path) -> None:
     server.faults = {1: "500", 2: "slow", 3: "garbage"}
     client = ChatClient(_config(server, tmp_path, retries=2))

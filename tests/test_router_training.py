@@ -102,3 +102,36 @@ def test_train_command_with_the_text_model(step_rows: Path, tiny_lm_dir: Path, t
                                       "--output_dir", str(out), "--max_steps", "1", "--max_completion_length", "8"])
     assert result.exit_code == 0, result.output
     assert (out / "final" / "config.json").is_file()
+
+
+def test_skip_bad_rows_leaves_out_named_step_rows(step_rows: Path, tiny_lm_dir: Path, tmp_path: Path) -> None:
+    from stepgrpo.cli import app
+    from stepgrpo.data.training import TrainingDataError
+    from stepgrpo.router.dataset import build_step_dataset
+
+    rows = [json.loads(line) for line in (step_rows.parent / "steps-text.jsonl").read_text().splitlines()]
+    data = tmp_path / "steps.jsonl"
+    lines = [json.dumps(row) for row in rows]
+    lines[1] = json.dumps({**rows[1], "step_type": "search"})
+    lines[3] = "{not json"
+    data.write_text("\n".join(lines) + "\n")
+    skipped: list = []
+    dataset = build_step_dataset(data, skipped=skipped)
+    assert len(dataset) == len(rows) - 2 and f"{data}:2" not in dataset["row"]
+    assert [problem.where for problem in skipped] == [f"{data}:2", f"{data}:4"]
+    assert "field 'step_type'" in skipped[0].message
+    with pytest.raises(TrainingDataError, match=r"2 of \d+ rows cannot be used"):
+        build_step_dataset(data)
+    (tmp_path / "all-bad.jsonl").write_text("{\n")
+    with pytest.raises(TrainingDataError, match=r"all-bad\.jsonl:1: not valid JSON"):
+        build_step_dataset(tmp_path / "all-bad.jsonl", skipped=[])
+
+    args = ["train", "--preset", "router-tiny", "--model", str(tiny_lm_dir), "--train_data", str(data),
+            "--output_dir", str(tmp_path / "run"), "--max_steps", "1", "--max_completion_length", "8"]
+    refused = CliRunner().invoke(app, args)
+    assert refused.exit_code == 2 and f"{data}:2: field 'step_type'" in refused.output
+    result = CliRunner().invoke(app, [*args, "--skip-bad-rows"])
+    assert result.exit_code == 0, result.output
+    assert f"skipped {data}:4: not valid JSON" in result.output
+    assert f"--skip-bad-rows: skipped 2 row(s) that cannot be used, keeping {len(rows) - 2} of {data}" in result.output
+    assert (tmp_path / "run" / "final" / "config.json").is_file()

@@ -40,3 +40,23 @@ def test_trajectories_are_retrievable_and_convert(tmp_path):
     assert any(t["image"] for t in trajectories)
     rows, problems = trajectories_to_rows(tmp_path / "w" / "trajectories.jsonl", tmp_path / "w" / "steps.jsonl")
     assert problems == [] and len(rows) == sum(2 * len(t["steps"]) + 1 + (len(t["steps"]) < 3) for t in trajectories)
+
+
+def test_force_replaces_only_the_worlds_own_outputs(tmp_path):
+    import pytest
+
+    out = tmp_path / "w"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    generate_world(out, WorldConfig(seed=1, questions=12))  # other files beside the world are fine
+    first = files(out)
+    with pytest.raises(FileExistsError, match=r"kb_source: already exists .*pass --force"):
+        generate_world(out, WorldConfig(seed=2, questions=12))
+    assert files(out) == first
+    generate_world(out, WorldConfig(seed=2, questions=12), force=True)
+    assert (out / "notes.txt").read_text() == "mine"  # never deleted: the world did not write it
+    assert files(out)["trajectories.jsonl"] != first["trajectories.jsonl"]
+    (out / "kb_source" / "my-data.csv").write_text("a,b")
+    with pytest.raises(FileExistsError, match=r"kb_source: is not what the world generator writes"):
+        generate_world(out, WorldConfig(seed=3, questions=12), force=True)
+    assert (out / "kb_source" / "my-data.csv").read_text() == "a,b" and (out / "kb").is_dir()

@@ -15,8 +15,8 @@ def sft_command(
     ctx: typer.Context,
     overwrite: Annotated[bool, typer.Option(help="Start over in an output_dir holding checkpoints of an earlier "
                                                  "run (deletes them).")] = False,
-    skip_bad_rows: Annotated[bool, typer.Option(help="Drop rows whose images cannot be read (named and counted) "
-                                                     "instead of stopping.")] = False,
+    skip_bad_rows: Annotated[bool, typer.Option(help="Drop rows that cannot be used or whose images cannot be "
+                                                     "read (named and counted) instead of stopping.")] = False,
 ) -> None:
     """Supervised warm-up: `stepgrpo sft [CONFIG.yaml] [--resume [PATH]] [--key value ...]`.
 

@@ -62,8 +62,8 @@ def train_command(
                                                                       "tiny, router-tiny, router-paper.")] = None,
     overwrite: Annotated[bool, typer.Option(help="Start over in an output_dir holding checkpoints of an earlier "
                                                  "run (deletes them).")] = False,
-    skip_bad_rows: Annotated[bool, typer.Option(help="Drop rows whose images cannot be read (named and counted) "
-                                                     "instead of stopping.")] = False,
+    skip_bad_rows: Annotated[bool, typer.Option(help="Drop rows that cannot be used or whose images cannot be "
+                                                     "read (named and counted) instead of stopping.")] = False,
 ) -> None:
     """Train with StepGRPO: `stepgrpo train [CONFIG.yaml] [--resume [PATH]] [--key value ...]`.
 

@@ -20,6 +20,7 @@ from PIL import Image
 
 from stepgrpo.data.prompts import PROMPTS, build_prompt_text
 from stepgrpo.eval.benchmarks.base import Item, open_image
+from stepgrpo.outputs import dumps_json
 
 
 @dataclass(frozen=True)
@@ -191,7 +192,7 @@ class PredictionCache:
         return self.records[item_id]
 
     def append(self, record: dict[str, Any]) -> None:
-        line = json.dumps(record, ensure_ascii=False) + "\n"
+        line = dumps_json(record) + "\n"
         with self.path.open("a", encoding="utf-8") as handle:
             handle.write(line)
             handle.flush()

@@ -1,13 +1,11 @@
 """Run results: one JSON file per benchmark run, and the tables (console and Markdown) over all
 runs in an output folder, with R1-VL's AVG once all eight of the paper's benchmarks are there.
-A run on part of a benchmark (`--allow-partial`, `--limit`, predictions for some items only) is
-marked partial in its result, in every table cell ("*") and in AVG, which it makes partial too."""
+A run on part of a benchmark (`--allow-partial`, `--limit`, `--skip-bad-rows`, predictions for some
+items only) is marked partial in its result, in every table cell ("*") and in AVG, which it makes partial too."""
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,8 +13,9 @@ from typing import Any
 from rich.table import Table
 
 from stepgrpo.eval.registry import BY_NAME, NAMES, PAPER_BENCHMARKS
+from stepgrpo.eval.results_folder import RESULT_FILE
+from stepgrpo.outputs import dumps_json, write_text_atomic
 
-RESULT_FILE = "result.json"
 PARTIAL_MARK = "*"
 
 
@@ -27,9 +26,10 @@ class RunResult:
     model: str
     data: str
     primary: str
-    score: float
-    """The benchmark's headline number: percent, or MME's summed score (0-2800)."""
-    metrics: dict[str, float]
+    score: float | None
+    """The benchmark's headline number: percent, or MME's summed score (0-2800); None (null in
+    JSON) if it came out NaN."""
+    metrics: dict[str, float | None]
     n_items: int
     n_answered: int
     """Completions with a final-answer section; the rest are scored wrong."""
@@ -39,6 +39,8 @@ class RunResult:
     partial: bool = False
     """Scored on part of the benchmark; `partial_reasons` says which part is missing."""
     partial_reasons: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    """Items left out by --skip-bad-rows, each `file:line: field 'x': why` (the run is partial)."""
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunResult:
@@ -46,20 +48,9 @@ class RunResult:
 
 
 def write_json(path: Path, value: Any) -> None:
-    """Write JSON atomically (temporary file, then rename), so a crash never leaves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, delete=False,
-                                     prefix=f".{path.name}.", suffix=".tmp") as handle:
-        json.dump(value, handle, ensure_ascii=False, indent=1)
-    os.replace(handle.name, path)
-
-
-def write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, delete=False,
-                                     prefix=f".{path.name}.", suffix=".tmp") as handle:
-        handle.write(text)
-    os.replace(handle.name, path)
+    """Write JSON atomically (a crash leaves the old file or the new one), with the umask's modes;
+    NaN or infinite numbers are written as null, never as the invalid bare `NaN`."""
+    write_text_atomic(path, dumps_json(value, indent=1))
 
 
 def load_results(out_dir: Path) -> list[RunResult]:
@@ -74,9 +65,9 @@ def paper_avg(results: list[RunResult]) -> float | None:
     """R1-VL's AVG: the mean of the eight Table 1 columns with MME rescaled as MME_sum / 2800 x 100
     (each headline divided by its registry scale); None unless all eight are present."""
     by_name = {result.benchmark: result for result in results}
-    if not all(name in by_name for name in PAPER_BENCHMARKS):
+    if not all(name in by_name and by_name[name].score is not None for name in PAPER_BENCHMARKS):
         return None
-    values = [by_name[name].score / BY_NAME[name].scale * 100 for name in PAPER_BENCHMARKS]
+    values = [(by_name[name].score or 0.0) / BY_NAME[name].scale * 100 for name in PAPER_BENCHMARKS]
     return sum(values) / len(values)
 
 
@@ -87,6 +78,8 @@ def avg_is_partial(results: list[RunResult]) -> bool:
 
 def _format(result: RunResult) -> str:
     info = BY_NAME.get(result.benchmark)
+    if result.score is None:
+        return "n/a" + (PARTIAL_MARK if result.partial else "")
     value = f"{result.score:.0f}" if info is not None and info.scale > 100 else f"{result.score:.1f}"  # MME's sum
     return value + (PARTIAL_MARK if result.partial else "")
 
@@ -128,7 +121,7 @@ def detail_table(result: RunResult) -> Table:
     table.add_column("Metric")
     table.add_column("Value", justify="right")
     for name, value in result.metrics.items():
-        table.add_row(name, f"{value:.2f}")
+        table.add_row(name, "n/a" if value is None else f"{value:.2f}")
     table.caption = result.scoring
     return table
 

@@ -1,5 +1,6 @@
-"""One evaluation run: load a benchmark (checking it is whole), generate what the cache lacks —
-or take completions made elsewhere — score, and write results.
+"""One evaluation run: check where it writes (`results_folder`), load a benchmark (checking it is
+whole) and open every image, then generate what the cache lacks — or take completions made
+elsewhere — score, and write results.
 
 Layout of `out/`: `<benchmark>/cache-<key>.jsonl` (raw completions, appended per sample) with
 `cache-<key>.json` beside it (what the key hashes — the weights' fingerprint, the benchmark
@@ -20,6 +21,7 @@ from typing import Any
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from stepgrpo.data.io import write_rows
+from stepgrpo.data.validate import check_rows_images
 from stepgrpo.eval import scoring
 from stepgrpo.eval.benchmarks import get_benchmark, load_benchmark
 from stepgrpo.eval.benchmarks.base import Benchmark, BenchmarkDataError, Item, Record
@@ -33,16 +35,9 @@ from stepgrpo.eval.generate import (
     make_generator,
 )
 from stepgrpo.eval.layouts import TABLE_SUFFIXES
-from stepgrpo.eval.report import (
-    RESULT_FILE,
-    RunResult,
-    avg_is_partial,
-    load_results,
-    markdown_summary,
-    paper_avg,
-    write_json,
-    write_text,
-)
+from stepgrpo.eval.report import RunResult, avg_is_partial, load_results, markdown_summary, paper_avg, write_json
+from stepgrpo.eval.results_folder import PREDICTIONS_FILE, RESULT_FILE, check_results_folder
+from stepgrpo.outputs import write_text_atomic
 
 RULE_BASED = "rule-based: the answer is read from the final-answer section"
 DATA_HASHED = (*TABLE_SUFFIXES, ".txt")  # benchmark tables (and MME's question files), not its images
@@ -88,7 +83,10 @@ def open_cache(folder: Path, identity: dict[str, Any], log: Log) -> PredictionCa
                     f"in {identity['model']}; generating afresh")
     if not meta.exists():
         write_json(meta, identity)
-    return PredictionCache(folder / f"cache-{key}.jsonl")
+    cache = PredictionCache(folder / f"cache-{key}.jsonl")
+    if len(cache):
+        log(f"reusing {len(cache)} cached completion(s) from {cache.path} (same weights, data and settings)")
+    return cache
 
 
 def score_item(benchmark: Benchmark, item: Item, completion: str, fmt: str = "r1vl") -> Record:
@@ -128,24 +126,58 @@ def _benchmark(benchmark: Benchmark | str) -> Benchmark:
     return benchmark if isinstance(benchmark, Benchmark) else get_benchmark(benchmark)
 
 
+def check_model_folder(model: Path) -> None:
+    if not model.is_dir():
+        raise FileNotFoundError(f"{model}: no such model folder")
+    if not (model / "config.json").is_file():
+        raise FileNotFoundError(f"{model}: not a model folder (no config.json)")
+
+
+def checked_images(items: list[Item], *, skip_bad_rows: bool, progress: bool) -> tuple[list[Item], list[str]]:
+    """Open and decode every item's image before the model loads. A bad one is an error naming the
+    file, row and field, unless `skip_bad_rows`: then its item is left out and listed."""
+    by_where = {(f"{item.where} (item {item.id!r})" if item.where else f"item {item.id!r}"): item for item in items}
+    pairs = ((where, {item.image_field: item.image}) for where, item in by_where.items())
+    problems = check_rows_images(pairs, len(items), description="checking images", progress=progress)
+    if not problems:
+        return items, []
+    if not skip_bad_rows:
+        shown = "; ".join(str(problem) for problem in problems[:3])
+        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+        raise BenchmarkDataError(f"{len(problems)} of {len(items)} items have an image that cannot be read: "
+                                 f"{shown}{more}; pass --skip-bad-rows to score the rest, marked partial")
+    bad = {by_where[problem.where].id for problem in problems}
+    kept = [item for item in items if item.id not in bad]
+    if not kept:
+        raise BenchmarkDataError(f"no item has a readable image: {problems[0]}")
+    return kept, [str(problem) for problem in problems]
+
+
 def evaluate(benchmark_name: Benchmark | str, data: Path, model: Path, out: Path, *,
              settings: GenerationSettings | None = None,
              backend: str = "hf", limit: int | None = None, dtype: str | None = None, progress: bool = True,
-             allow_partial: bool = False, log: Log | None = None) -> RunResult:
-    """Evaluate `model` on a local copy of a benchmark and write its results under `out`."""
+             allow_partial: bool = False, skip_bad_rows: bool = False, overwrite: bool = True,
+             log: Log | None = None) -> RunResult:
+    """Evaluate `model` on a local copy of a benchmark and write its results under `out`.
+
+    Before the model loads: `out` is checked (`results_folder`; `overwrite=False`, the CLI's
+    default, refuses a benchmark already scored there), then the benchmark and every image."""
     settings = settings or GenerationSettings()
     benchmark = _benchmark(benchmark_name)
-    if not model.is_dir():
-        raise FileNotFoundError(f"{model}: no such model folder")
+    check_model_folder(model)
+    check_results_folder(out, benchmark.name, inputs=[data, model], overwrite=overwrite)
     loaded = load_benchmark(benchmark, data, allow_partial=allow_partial)
     items, reasons = _limited(loaded.items, loaded.problems, limit)
+    items, skipped = checked_images(items, skip_bad_rows=skip_bad_rows, progress=progress)
+    if skipped:
+        reasons = [*reasons, f"--skip-bad-rows: {len(skipped)} item(s) with unreadable images left out"]
     identity = cache_identity(model, data, settings, backend)
     cache = open_cache(out / benchmark.name, identity, log or (lambda _: None))
     generate_missing(items, cache, lambda: make_generator(backend, model, settings, dtype), settings,
                      description=benchmark.title, progress=progress)
     completions = {item.id: cache.get(item.id)["completion"] for item in items}
     return write_run(benchmark, items, completions, out, model=str(model), data=data, reasons=reasons,
-                     fmt=settings.prompt_format,
+                     fmt=settings.prompt_format, skipped=skipped,
                      settings={**asdict(settings), "backend": backend, "limit": limit, "weights": identity["weights"]})
 
 
@@ -198,17 +230,14 @@ def read_predictions(path: Path, items: list[Item], *, allow_partial: bool,
 
 
 def score_predictions(benchmark_name: Benchmark | str, data: Path, predictions: Path, out: Path, *,
-                      prompt_format: str = "r1vl",
-                      allow_partial: bool = False, limit: int | None = None) -> RunResult:
+                      prompt_format: str = "r1vl", allow_partial: bool = False, limit: int | None = None,
+                      overwrite: bool = True) -> RunResult:
     """Score completions made by another engine (vLLM, lmdeploy, an API) with this harness's rules,
-    writing the same results as `evaluate`."""
+    writing the same results as `evaluate` (`out` checked as there; images are not needed)."""
     benchmark = _benchmark(benchmark_name)
     if not predictions.is_file():
         raise FileNotFoundError(f"{predictions}: no such predictions file")
-    written = (out / benchmark.name / "predictions.jsonl").resolve()
-    if predictions.resolve() == written:
-        raise BenchmarkDataError(f"{predictions}: is the file this run writes its scored predictions to; "
-                                 f"pass another --out")
+    check_results_folder(out, benchmark.name, inputs=[data, predictions], overwrite=overwrite)
     loaded = load_benchmark(benchmark, data, allow_partial=allow_partial)
     items, reasons = _limited(loaded.items, loaded.problems, limit)
     completions, missing = read_predictions(predictions, items, allow_partial=allow_partial,
@@ -220,18 +249,19 @@ def score_predictions(benchmark_name: Benchmark | str, data: Path, predictions: 
 
 
 def write_run(benchmark: Benchmark, items: list[Item], completions: dict[str, str], out: Path, *, model: str,
-              data: Path, reasons: list[str], fmt: str, settings: dict[str, Any]) -> RunResult:
+              data: Path, reasons: list[str], fmt: str, settings: dict[str, Any],
+              skipped: list[str] | None = None) -> RunResult:
     """Score every item's completion and write predictions.jsonl, result.json and the summary."""
     folder = out / benchmark.name
     records = [score_item(benchmark, item, completions[item.id], fmt) for item in items]
-    write_rows(folder / "predictions.jsonl", records)
+    write_rows(folder / PREDICTIONS_FILE, records)
     metrics = benchmark.summarize(records)
     judge = f"; official scoring differs: {benchmark.judge}" if benchmark.judge else ""
     result = RunResult(
         benchmark=benchmark.name, title=benchmark.title, model=model, data=str(data), primary=benchmark.primary,
         score=metrics[benchmark.primary], metrics=metrics, n_items=len(records),
         n_answered=sum(record["extracted"] is not None for record in records), scoring=RULE_BASED + judge,
-        settings=settings, partial=bool(reasons), partial_reasons=reasons,
+        settings=settings, partial=bool(reasons), partial_reasons=reasons, skipped=skipped or [],
     )
     write_json(folder / RESULT_FILE, asdict(result))
     write_summary(out)
@@ -240,7 +270,7 @@ def write_run(benchmark: Benchmark, items: list[Item], completions: dict[str, st
 
 def write_summary(out: Path) -> list[RunResult]:
     results = load_results(out)
-    write_text(out / "summary.md", markdown_summary(results))
+    write_text_atomic(out / "summary.md", markdown_summary(results))
     write_json(out / "summary.json", {"results": {r.benchmark: r.score for r in results}, "avg": paper_avg(results),
                                       "partial": [r.benchmark for r in results if r.partial],
                                       "avg_partial": paper_avg(results) is not None and avg_is_partial(results)})

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +30,7 @@ from tenacity import (
 
 from stepgrpo.data.layouts import KeySteps
 from stepgrpo.keysteps import prompts
+from stepgrpo.outputs import dumps_json, write_text_atomic
 
 
 class _Answer(BaseModel):
@@ -112,12 +112,9 @@ class ResponseCache:
         return entry if isinstance(entry, dict) else None
 
     def put(self, key: str, entry: dict[str, Any]) -> None:
-        path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, delete=False,
-                                         prefix=f".{key}.", suffix=".tmp") as handle:
-            json.dump(entry, handle, ensure_ascii=False)
-        os.replace(handle.name, path)
+        """Atomically (a killed run leaves the old entry or the whole new one), with the umask's
+        modes like any file the user creates, and valid JSON (no bare NaN)."""
+        write_text_atomic(self._path(key), dumps_json(entry))
 
 
 def _json_object(content: str) -> Any:

@@ -70,9 +70,10 @@ def _problems(error: ValidationError) -> str:
 
 
 def build_step_dataset(source: str | Path | Iterable[dict[str, Any]], reasoning_format: str = "router",
-                       sft: bool = False, limit: int | None = None):
+                       sft: bool = False, limit: int | None = None, skipped: list[RowError] | None = None):
     """Read R1-Router step rows into a `datasets.Dataset` (same signature as
-    `stepgrpo.data.training.build_dataset`); every bad row is reported at once, by file:line."""
+    `stepgrpo.data.training.build_dataset`); every bad row is reported at once, by file:line, or,
+    given a `skipped` list (`--skip-bad-rows`), left out and appended to it."""
     import datasets
     from PIL import Image
 
@@ -113,10 +114,12 @@ def build_step_dataset(source: str | Path | Iterable[dict[str, Any]], reasoning_
         if sft:
             example["completion"] = [{"role": "assistant", "content": step.completion()}]
         examples.append(example)
-    if errors:
+    if errors and (skipped is None or not examples):
         raise TrainingDataError(errors, total)
     if not examples:
         raise TrainingDataError([RowError(str(source), "no rows")], 0)
+    if skipped is not None:
+        skipped.extend(errors)
     message = {"role": datasets.Value("string"), "content": datasets.Value("string")}
     features: dict[str, Any] = {
         "prompt": [message], "step_type": datasets.Value("string"), "ref_query": datasets.Value("string"),

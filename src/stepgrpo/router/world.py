@@ -31,7 +31,7 @@ from typing import Any
 
 from stepgrpo.data.io import write_rows
 from stepgrpo.router.format import PASSAGES_SHOWN
-from stepgrpo.router.kb import KnowledgeBases
+from stepgrpo.router.kb import KnowledgeBases, is_index_folder
 from stepgrpo.router.rewards import answer_recall
 
 COLORS: dict[str, tuple[int, int, int]] = {
@@ -191,14 +191,53 @@ def _build_world(config: WorldConfig, source: Path) -> list[tuple[str, str, list
     return ordered
 
 
+WORLD_OUTPUTS = ("kb_source", "kb", "trajectories.jsonl")
+SOURCE_FILES = {"text.jsonl", "image_text.jsonl", "tables.jsonl", "images"}
+
+
+def is_world_output(path: Path) -> bool:
+    """Whether `path` (one of `WORLD_OUTPUTS`) is what `generate_world` writes there, so that
+    `force` may replace it: the sources and their logos, an index, the trajectories file."""
+    if path.is_symlink():
+        return False
+    if path.name == "trajectories.jsonl":
+        return path.is_file()
+    if path.name == "kb":
+        return path.is_dir() and is_index_folder(path)
+    if path.name == "kb_source" and path.is_dir():
+        names = {entry.name for entry in path.iterdir()}
+        images = path / "images"
+        return names <= SOURCE_FILES and (not images.exists() or (images.is_dir() and all(
+            entry.is_file() and entry.name.startswith("logo-") and entry.suffix == ".png"
+            for entry in images.iterdir())))
+    return False
+
+
+def _remove_old_world(out: Path, force: bool) -> None:
+    """Remove an earlier world's outputs from `out` when `force`, and nothing else: other files in
+    `out` stay, and an output that is not the world's is refused (never deleted)."""
+    existing = [out / name for name in WORLD_OUTPUTS if (out / name).exists() or (out / name).is_symlink()]
+    if existing and not force:
+        raise FileExistsError(f"{existing[0]}: already exists (an earlier world); pass --force to replace "
+                              "the world's outputs")
+    foreign = next((path for path in existing if not is_world_output(path)), None)
+    if foreign is not None:
+        raise FileExistsError(f"{foreign}: is not what the world generator writes; refusing to replace it "
+                              "(even with --force)")
+    for path in existing:
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+
+
 def generate_world(out: str | Path, config: WorldConfig | None = None, force: bool = False) -> dict[str, Any]:
     """Write `out/kb_source/` (KB sources and images), `out/kb/` (BM25 index) and
-    `out/trajectories.jsonl`; return a summary (counts by hop number and knowledge base)."""
+    `out/trajectories.jsonl`; return a summary (counts by hop number and knowledge base).
+    An earlier world's three outputs are an error, or replaced with `force`; nothing else in
+    `out` is touched."""
     out, config = Path(out), config or WorldConfig()
-    if out.exists() and any(out.iterdir()):
-        if not force:
-            raise FileExistsError(f"{out}: exists and is not empty; pass --force to replace it")
-        shutil.rmtree(out)
+    _remove_old_world(out, force)
     candidates = _build_world(config, out / "kb_source")
     if config.questions > len(candidates):
         raise ValueError(f"this world has {len(candidates)} distinct questions; {config.questions} asked")

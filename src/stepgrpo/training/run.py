@@ -88,6 +88,25 @@ def checked_images(dataset: Any, skip_bad_rows: bool) -> Any:
     return dataset
 
 
+def built_dataset(build: Any, source: Any, reasoning_format: str, skip_bad_rows: bool, **kwargs: Any) -> Any:
+    """`build(source, reasoning_format, **kwargs)`; with `skip_bad_rows`, rows that cannot be used
+    (a missing field, an image file that is not there) are left out, each named, and counted."""
+    import inspect
+
+    if not skip_bad_rows:
+        return build(source, reasoning_format, **kwargs)
+    if "skipped" not in inspect.signature(build).parameters:
+        raise ConfigError(f"--skip-bad-rows: not available for {build.__name__}'s rows; fix the rows instead")
+    skipped: list[Any] = []
+    dataset = build(source, reasoning_format, skipped=skipped, **kwargs)
+    if skipped and os.environ.get("RANK", "0") == "0":
+        for problem in skipped:
+            print(f"skipped {problem}", file=sys.stderr)
+        print(f"--skip-bad-rows: skipped {len(skipped)} row(s) that cannot be used, keeping {len(dataset)} of "
+              f"{source}", file=sys.stderr)
+    return dataset
+
+
 def save_final(trainer: Any, processing_class: Any) -> Path:
     """Save the trained model and its processor to `output_dir/final`, atomically (written beside
     it, then renamed), so the folder is either complete or absent. Loadable as a `model:`.
@@ -127,14 +146,16 @@ def train(run: RunConfig, args: StepGRPOConfig, resume: bool | str | Path = Fals
           skip_bad_rows: bool = False) -> Path:
     """Check everything, then train. `resume`: True for the newest complete checkpoint in
     output_dir, or a checkpoint folder; `overwrite` lets a fresh run replace old checkpoints;
-    `skip_bad_rows` drops rows whose images cannot be read instead of refusing the data."""
+    `skip_bad_rows` drops rows that cannot be used or whose images cannot be read (named and
+    counted) instead of refusing the data."""
     from stepgrpo.training.trainer import StepGRPOTrainer
 
     checkpoint, old_run = start_checkpoint(args.output_dir, resume, overwrite)
     build_dataset = dataset_builder(args.reasoning_format, args.router_rollout)
-    dataset = checked_images(build_dataset(run.train_data, args.reasoning_format, limit=run.limit), skip_bad_rows)
-    eval_dataset = (checked_images(build_dataset(run.eval_data, args.reasoning_format), skip_bad_rows)
-                    if run.eval_data else None)
+    dataset = checked_images(built_dataset(build_dataset, run.train_data, args.reasoning_format, skip_bad_rows,
+                                           limit=run.limit), skip_bad_rows)
+    eval_dataset = (checked_images(built_dataset(build_dataset, run.eval_data, args.reasoning_format, skip_bad_rows),
+                                   skip_bad_rows) if run.eval_data else None)
     model, processing_class = load_model(run)
     trainer = StepGRPOTrainer(model=model, args=args, train_dataset=dataset, eval_dataset=eval_dataset,
                               processing_class=processing_class, peft_config=lora_config(run))

@@ -38,6 +38,7 @@ def sft(run: RunConfig, args: StepSFTConfig, resume: bool | str | Path = False, 
 
     from stepgrpo.training.lengths import check_prompt_lengths
     from stepgrpo.training.run import (
+        built_dataset,
         checked_images,
         dataset_builder,
         load_model,
@@ -48,7 +49,8 @@ def sft(run: RunConfig, args: StepSFTConfig, resume: bool | str | Path = False, 
     )
 
     checkpoint, old_run = start_checkpoint(args.output_dir, resume, overwrite)
-    dataset = dataset_builder(args.reasoning_format)(run.train_data, args.reasoning_format, sft=True, limit=run.limit)
+    dataset = built_dataset(dataset_builder(args.reasoning_format), run.train_data, args.reasoning_format,
+                            skip_bad_rows, sft=True, limit=run.limit)
     dataset = checked_images(dataset, skip_bad_rows)
     model, processing_class = load_model(run)
     if args.max_length is not None:

@@ -56,6 +56,8 @@ class Item:
     meta: dict[str, Any] = field(default_factory=dict)
     """The benchmark fields scoring and grouping need (answer type, subtask, figure id, ...)."""
     where: str = ""
+    image_field: str = "image"
+    """The row field the image came from, so an unreadable image is reported by file, row and field."""
 
     @property
     def prompt_choices(self) -> dict[str, str] | None:
@@ -109,6 +111,11 @@ def first_present(row: Row, *names: str) -> Any:
         if not is_missing(value):
             return value
     raise BenchmarkDataError(f"{row.where}: none of the fields {list(names)} is present and non-empty")
+
+
+def present_name(row: Row, *names: str) -> str:
+    """The name of the first of `names` the row has, non-empty (the field `first_present` reads)."""
+    return next((name for name in names if not is_missing(row.data.get(name))), names[0])
 
 
 def text(value: Any) -> str:

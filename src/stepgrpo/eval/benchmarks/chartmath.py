@@ -41,6 +41,7 @@ def load(path: Path) -> Loaded:
         items.append(Item(
             id=text(row.data.get("id") or index), question=question, answer=text(answer).strip(),
             image=image_ref(image, [file.parent], row.where, "image") if image else None,
+            image_field="image" if row.data.get("image") else "image_path",
             choices={str(k): text(v) for k, v in choices.items()} if choices else None,
             choices_in_question="Choices:" in question,
             meta={"task_type": row.data.get("task_type")}, where=row.where,

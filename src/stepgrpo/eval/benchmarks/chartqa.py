@@ -21,6 +21,7 @@ from stepgrpo.eval.benchmarks.base import (
     first_present,
     image_ref,
     is_missing,
+    present_name,
     text,
     unique_ids,
 )
@@ -77,6 +78,7 @@ def load(path: Path) -> Loaded:
             question=text(first_present(row, "query", "question")), answer=labels[0],
             image=image_ref(first_present(row, "image", "imgname"), roots, row.where, "imgname"),
             meta={"split": split, "labels": labels}, where=row.where,
+            image_field=present_name(row, "image", "imgname"),
         ))
     return Loaded(unique_ids(items), tables.problems)
 

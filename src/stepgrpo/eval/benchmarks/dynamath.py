@@ -25,6 +25,7 @@ from stepgrpo.eval.benchmarks.base import (
     image_ref,
     is_missing,
     parse_inline_choices,
+    present_name,
     reference_letter,
     require,
     text,
@@ -89,6 +90,7 @@ def load(path: Path) -> Loaded:
             items.append(Item(
                 id=f"{qid}-v{variant}", question=question, answer=reference_letter(answer, choices),
                 image=image_ref(first_present(row, "decoded_image", "image"), roots, row.where, "image"),
+                image_field=present_name(row, "decoded_image", "image"),
                 choices=choices, choices_in_question=True,
                 meta={"qid": qid, "variant": variant, "answer_type": answer_type,
                       "subject": row.data.get("subject")},

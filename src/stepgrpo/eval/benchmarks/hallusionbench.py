@@ -77,6 +77,7 @@ def load(path: Path) -> Loaded:
             id=item_id, question=text(require(row, "question")), answer=_truth(row),
             image=image_ref(image, [file.parent, file.parent / "hallusion_bench"], row.where, "filename"),
             choices=dict(CHOICES), meta=meta, where=row.where,
+            image_field="image" if image is row.data.get("image") else "filename",
         ))
     return Loaded(unique_ids(items), tables.problems)
 

@@ -25,6 +25,7 @@ from stepgrpo.eval.benchmarks.base import (
     image_ref,
     lettered,
     parse_inline_choices,
+    present_name,
     require,
     text,
     unique_ids,
@@ -69,6 +70,7 @@ def load(path: Path) -> Loaded:
         items.append(Item(
             id=text(first_present(row, "pid", "_key", "index")), question=question, answer=answer,
             image=image_ref(first_present(row, "decoded_image", "image"), roots, row.where, "image"),
+            image_field=present_name(row, "decoded_image", "image"),
             choices=lettered(choices) if choices else None,
             choices_in_question=parse_inline_choices(question) is not None,
             meta={"question_type": question_type, "answer_type": answer_type,
