@@ -125,3 +125,87 @@ def test_dense_retriever_without_sentence_transformers_is_a_clear_error(source, 
         KnowledgeBases.build(source, tmp_path / "dense", retriever="dense")
     with pytest.raises(EmbeddingUnavailable, match=r"sentence-transformers|not a local model folder"):
         KnowledgeBases.build(source, tmp_path / "dense", retriever="dense", embedding_model=tmp_path / "nope")
+
+
+class SubstringRetriever:
+    """A retriever written the way a newcomer would add one: a class with the `Retriever` members."""
+
+    name = "substring"
+    needs_model = False
+
+    def __init__(self, texts):
+        self.texts = texts
+
+    @classmethod
+    def setup(cls, model):
+        return None
+
+    @classmethod
+    def build(cls, texts, shared):
+        return cls([text.lower() for text in texts])
+
+    @classmethod
+    def load(cls, folder, shared):
+        return cls(json.loads((folder / "texts.json").read_text(encoding="utf-8")))
+
+    def save(self, folder):
+        folder.mkdir(parents=True)
+        (folder / "texts.json").write_text(json.dumps(self.texts), encoding="utf-8")
+
+    def search(self, query, k):
+        return [(i, 1.0) for i, text in enumerate(self.texts) if query.lower() in text][:k]
+
+
+def test_a_registered_retriever_is_built_saved_checked_and_reloaded(source, tmp_path, monkeypatch):
+    from stepgrpo.router.kb import RETRIEVERS
+
+    with pytest.raises(KBError, match=r"unknown retriever 'substring' \(allowed: bm25, dense\)"):
+        KnowledgeBases.build(source, tmp_path / "index", retriever="substring")
+    monkeypatch.setitem(RETRIEVERS, "substring", SubstringRetriever)
+    index = tmp_path / "index"
+    KnowledgeBases.build(source, index, retriever="substring")
+    assert (index / "text" / "substring" / "texts.json").is_file()
+    kbs = KnowledgeBases.load(index)
+    assert kbs.manifest["retriever"] == "substring"
+    assert [hit.id for hit in kbs.search("born in zorvik", "text")] == ["ana"]
+    texts = index / "table" / "substring" / "texts.json"
+    texts.write_text(texts.read_text().replace("quell", "qxell"))
+    with pytest.raises(KBError, match=r"table/substring/texts.json: corrupt"):
+        KnowledgeBases.load(index)
+    monkeypatch.delitem(RETRIEVERS, "substring")  # an index of a retriever this install does not have
+    with pytest.raises(KBError, match=r"built with the 'substring' retriever, which this stepgrpo does not have"):
+        KnowledgeBases.load(index, verify=False)
+
+
+def test_a_registered_kind_is_read_validated_and_searched(tmp_path, monkeypatch):
+    from pydantic import Field
+
+    from stepgrpo.router.kb import KB_TYPES, Document, KnowledgeBase, SourceRecord
+
+    class FormulaRecord(SourceRecord):
+        name: str = Field(min_length=1)
+        latex: str = Field(min_length=1)
+
+    class FormulaKB(KnowledgeBase):
+        kind = "formula"
+        record_type = FormulaRecord
+        source_names = ("formulas.jsonl",)
+
+        @classmethod
+        def document(cls, record, image=None):
+            return Document(record.id, f"{record.name}: {record.latex}")
+
+    monkeypatch.setitem(KB_TYPES, "formula", FormulaKB)
+    folder = tmp_path / "source"
+    folder.mkdir()
+    write_jsonl(folder / "formulas.jsonl", [{"id": "euler", "name": "Euler identity", "latex": "e^{i pi} + 1 = 0"},
+                                            {"id": "bad", "name": "no formula"}])
+    with pytest.raises(KBError, match=r"formulas.jsonl:2: field 'latex'"):
+        KnowledgeBases.build(folder, tmp_path / "index")
+    write_jsonl(folder / "formulas.jsonl", [{"id": "euler", "name": "Euler identity", "latex": "e^{i pi} + 1 = 0"}])
+    KnowledgeBases.build(folder, tmp_path / "index")
+    hits = KnowledgeBases.load(tmp_path / "index").search("Euler identity", "formula")
+    assert [(hit.id, hit.kb, hit.text) for hit in hits] == [("euler", "formula", "Euler identity: e^{i pi} + 1 = 0")]
+    monkeypatch.delitem(KB_TYPES, "formula")
+    with pytest.raises(KBError, match=r"kind\(s\) 'formula' that this stepgrpo does not have"):
+        KnowledgeBases.load(tmp_path / "index")

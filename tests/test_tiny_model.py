@@ -99,3 +99,18 @@ def test_make_tiny_model_command(tmp_path):
     assert model.config.hidden_size == 32
     result = runner.invoke(app, ["make-tiny-model", str(tmp_path / "x"), "--arch", "gpt2"])
     assert result.exit_code != 0 and "'gpt2' is not one of: qwen2-vl, qwen2.5-vl, qwen2" in result.output
+
+
+def test_vision_placeholders_are_named_once_and_suppressed_by_every_generator(tiny_vlm_dir, tiny_lm_dir):
+    from stepgrpo.models.vision_tokens import VISION_PLACEHOLDERS, vision_placeholder_ids
+    from stepgrpo.router.inference import ModelPolicy
+
+    policy = ModelPolicy(tiny_vlm_dir, max_new_tokens=4)
+    vocab = policy.tokenizer.get_vocab()
+    ids = vision_placeholder_ids(policy.tokenizer)
+    assert len(VISION_PLACEHOLDERS) == 5 and ids == sorted(vocab[token] for token in VISION_PLACEHOLDERS)
+    assert policy.model.config.image_token_id in ids and policy.model.config.vision_start_token_id in ids
+    assert policy.generate_kwargs["suppress_tokens"] == ids
+    assert "suppress_tokens" not in ModelPolicy(tiny_lm_dir, max_new_tokens=4).generate_kwargs  # text-only
+    without_vision = type("Tokenizer", (), {"get_vocab": lambda self: {"hello": 0}})()
+    assert vision_placeholder_ids(without_vision) == []

@@ -12,20 +12,17 @@ from rich.markup import escape
 from rich.table import Table
 
 from stepgrpo.cli.app import app, console, error_console
+from stepgrpo.router.kb import KB_TYPES, RETRIEVERS
 
 kb_app = typer.Typer(help="Knowledge bases for R1-Router: build an index, query it.", no_args_is_help=True)
 app.add_typer(kb_app, name="kb")
 
 
-class KBKind(StrEnum):
-    text = "text"
-    image_text = "image_text"
-    table = "table"
-
-
-class RetrieverKind(StrEnum):
-    bm25 = "bm25"
-    dense = "dense"
+# The choices come from the registries, so a new knowledge-base kind or retriever appears here by itself.
+KBKind = StrEnum("KBKind", {kind: kind for kind in KB_TYPES})  # type: ignore[misc]
+RetrieverKind = StrEnum("RetrieverKind", {name: name for name in RETRIEVERS})  # type: ignore[misc]
+DEFAULT_RETRIEVER = RetrieverKind("bm25")
+SOURCE_NAMES = ", ".join(kb.source_names[0] for kb in KB_TYPES.values())
 
 
 class FinalWording(StrEnum):
@@ -40,10 +37,10 @@ def _fail(message: str) -> typer.Exit:
 
 @kb_app.command("build")
 def kb_build(
-    source: Annotated[Path, typer.Argument(help="text.jsonl, image_text.jsonl, tables.jsonl or a folder")],
+    source: Annotated[Path, typer.Argument(help=f"{SOURCE_NAMES} or a folder")],
     out: Annotated[Path, typer.Argument(help="index folder to write")],
     kind: Annotated[KBKind | None, typer.Option(help="kind of a SOURCE file named otherwise")] = None,
-    retriever: Annotated[RetrieverKind, typer.Option(help="bm25 or dense")] = RetrieverKind.bm25,
+    retriever: Annotated[RetrieverKind, typer.Option(help="retriever (docs/router.md)")] = DEFAULT_RETRIEVER,
     embedding_model: Annotated[Path | None, typer.Option(help="local sentence-transformers folder")] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", "--force",
                                             help="replace OUT if it is an index (never another folder)")] = False,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -10,6 +11,13 @@ import typer
 from stepgrpo.cli.app import app
 
 EXTRA_ARGS = {"allow_extra_args": True, "ignore_unknown_options": True}
+
+
+def shipped_presets() -> list[str]:
+    """The preset names: one YAML file each in `stepgrpo/training/presets/` (a new file is a new preset).
+    Read here without importing `training.config`, which pulls in TRL, so that `--help` stays fast."""
+    folder = resources.files("stepgrpo.training") / "presets"
+    return sorted(entry.name.removesuffix(".yaml") for entry in folder.iterdir() if entry.name.endswith(".yaml"))
 
 
 def split_resume_argument(args: list[str]) -> tuple[bool | str, list[str]]:
@@ -58,8 +66,8 @@ def fail(message: str) -> NoReturn:
 @app.command("train", context_settings=EXTRA_ARGS)
 def train_command(
     ctx: typer.Context,
-    preset: Annotated[str | None, typer.Option(help="Start from a preset (see docs/training.md): r1vl-2b, r1vl-7b, "
-                                                                      "tiny, router-tiny, router-paper.")] = None,
+    preset: Annotated[str | None, typer.Option(help="Start from a preset (see docs/training.md): "
+                                                     f"{', '.join(shipped_presets())}.")] = None,
     overwrite: Annotated[bool, typer.Option(help="Start over in an output_dir holding checkpoints of an earlier "
                                                  "run (deletes them).")] = False,
     skip_bad_rows: Annotated[bool, typer.Option(help="Drop rows that cannot be used or whose images cannot be "

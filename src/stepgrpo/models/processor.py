@@ -13,8 +13,7 @@ from __future__ import annotations
 from transformers import AutoProcessor, Qwen2_5_VLConfig, Qwen2VLConfig, Qwen2VLProcessor
 from transformers.processing_utils import ProcessorMixin
 
-IMAGE_TOKEN = "<|image_pad|>"
-VIDEO_TOKEN = "<|video_pad|>"
+from stepgrpo.models.vision_tokens import IMAGE_TOKEN, VIDEO_TOKEN
 
 
 class Qwen2VLImageOnlyProcessor(Qwen2VLProcessor):

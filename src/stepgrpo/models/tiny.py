@@ -1,11 +1,11 @@
 """Tiny randomly initialised Qwen2-VL / Qwen2.5-VL / Qwen2 models, built offline for tests, demos
-and CPU smoke runs, and the one loader used for them and for real local checkpoints.
+and CPU smoke runs; they load with `stepgrpo.models.load_model_and_processor` like real checkpoints.
 
 The tokenizer is a real byte-level BPE trained here on text of the kind the project trains on
 (R1-VL section headers, `<think>` tags, numbers, equations, plain English), with Qwen's 14 special
 tokens at Qwen's relative positions, its pre-tokenizer and the official Qwen2-VL-Instruct chat
 template, so every code path (chat template, image-token expansion, decoding) is the real one.
-Findings behind each choice: shared/reference/trl-on-cpu.md §2, §4.
+Why each choice: docs/models.md.
 """
 
 from __future__ import annotations
@@ -18,14 +18,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 from stepgrpo.data.prompts import CHOICES_INSTRUCTION, REASONING_PROMPT, THINK_PROMPT
+from stepgrpo.models.vision_tokens import IMAGE_TOKEN, VIDEO_TOKEN, VISION_END, VISION_PAD, VISION_START
 
 Arch = Literal["qwen2-vl", "qwen2.5-vl", "qwen2"]
 ARCHES: tuple[str, ...] = ("qwen2-vl", "qwen2.5-vl", "qwen2")
 
-SPECIAL_TOKENS = [
+SPECIAL_TOKENS = [  # Qwen2-VL's 14, in its order
     "<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|object_ref_start|>", "<|object_ref_end|>",
-    "<|box_start|>", "<|box_end|>", "<|quad_start|>", "<|quad_end|>", "<|vision_start|>",
-    "<|vision_end|>", "<|vision_pad|>", "<|image_pad|>", "<|video_pad|>",
+    "<|box_start|>", "<|box_end|>", "<|quad_start|>", "<|quad_end|>", VISION_START, VISION_END, VISION_PAD,
+    IMAGE_TOKEN, VIDEO_TOKEN,
 ]
 
 # The official Qwen2-VL-Instruct template: default system prompt, one vision block per image part.
@@ -94,14 +95,14 @@ def _chart_reasoning(seed: int, count: int = 300) -> list[str]:
 
 def build_tokenizer(seed: int = 0, vocab_size: int = 1024):
     """A fresh Qwen-style BPE tokenizer (a new object each call: a text-only model must not inherit
-    the processor's `processor_class`, trl-on-cpu.md §4.5)."""
+    the processor's `processor_class`, docs/models.md)."""
     from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
     from transformers.models.qwen2.tokenization_qwen2 import PRETOKENIZE_REGEX
 
     bpe = Tokenizer(models.BPE(unk_token=None))
     # Qwen's own normaliser and pre-tokeniser, so AutoTokenizer's Qwen2Tokenizer rebuild (which
-    # re-applies them) tokenises identically to tokenizer.json (trl-on-cpu.md §4.4).
+    # re-applies them) tokenises identically to tokenizer.json (docs/models.md).
     bpe.normalizer = normalizers.NFC()
     bpe.pre_tokenizer = pre_tokenizers.Sequence([
         pre_tokenizers.Split(Regex(PRETOKENIZE_REGEX), behavior="isolated"),
@@ -114,7 +115,7 @@ def build_tokenizer(seed: int = 0, vocab_size: int = 1024):
     tokenizer = PreTrainedTokenizerFast(
         tokenizer_object=bpe, bos_token=None, eos_token="<|im_end|>", pad_token="<|endoftext|>",
         padding_side="left", clean_up_tokenization_spaces=False,
-        extra_special_tokens={"image_token": "<|image_pad|>", "video_token": "<|video_pad|>"},
+        extra_special_tokens={"image_token": IMAGE_TOKEN, "video_token": VIDEO_TOKEN},
     )
     tokenizer.chat_template = CHAT_TEMPLATE
     return tokenizer
@@ -124,7 +125,7 @@ def _text_config(tokenizer, hidden_size: int, num_layers: int, num_heads: int, m
     head_dim = hidden_size // num_heads
     rope: dict[str, Any] = {"rope_type": "default", "rope_theta": 10000.0}
     if mrope:
-        # mrope sections must sum to head_dim // 2 (t, h, w), trl-on-cpu.md §4.7.
+        # mrope sections must sum to head_dim // 2 (t, h, w), docs/models.md.
         half = head_dim // 2
         rope["mrope_section"] = [half - 2 * (3 * half // 8), 3 * half // 8, 3 * half // 8]
     ids = tokenizer.convert_tokens_to_ids
@@ -149,12 +150,12 @@ def _build_model(arch: str, tokenizer, hidden_size: int, num_layers: int, num_he
     ids = tokenizer.convert_tokens_to_ids
     if arch == "qwen2":
         return Qwen2ForCausalLM(Qwen2Config(**_text_config(tokenizer, hidden_size, num_layers, num_heads, False)))
-    vision_tokens = dict(image_token_id=ids("<|image_pad|>"), video_token_id=ids("<|video_pad|>"),
-                         vision_start_token_id=ids("<|vision_start|>"), vision_end_token_id=ids("<|vision_end|>"))
+    vision_tokens = dict(image_token_id=ids(IMAGE_TOKEN), video_token_id=ids(VIDEO_TOKEN),
+                         vision_start_token_id=ids(VISION_START), vision_end_token_id=ids(VISION_END))
     text = _text_config(tokenizer, hidden_size, num_layers, num_heads, True)
     common = dict(depth=vision_depth, num_heads=2, patch_size=14, spatial_merge_size=2, temporal_patch_size=2)
     if arch == "qwen2-vl":
-        # The merger's output (`hidden_size`) feeds the text model, so it must match (§4.7).
+        # The merger's output (`hidden_size`) feeds the text model, so it must match (docs/models.md).
         vision = dict(embed_dim=32, hidden_size=hidden_size, mlp_ratio=2, **common)
         config = Qwen2VLConfig(text_config=text, vision_config=vision, tie_word_embeddings=True, **vision_tokens)
         return Qwen2VLForConditionalGeneration(config)
@@ -207,44 +208,3 @@ def build_tiny_model(out_dir: str | Path, arch: Arch = "qwen2-vl", seed: int = 0
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return out_dir
-
-
-def is_vision_model(path: str | Path) -> bool:
-    from transformers import AutoConfig
-
-    return hasattr(AutoConfig.from_pretrained(str(path)), "vision_config")
-
-
-def load_model_and_processor(path: str | Path, dtype: str | None = None, min_pixels: int | None = None,
-                             max_pixels: int | None = None, **model_kwargs: Any):
-    """Load a model folder (tiny or a real checkpoint such as a local Qwen2-VL-2B-Instruct) and its
-    processing class through the ordinary `from_pretrained` path.
-
-    Vision-language folders get a processor; Qwen2-VL family folders get the image-only one, so
-    they load whether or not torchvision is installed. Text-only folders get their tokenizer.
-    `dtype` is a torch dtype name ("float32", "bfloat16", "auto"); None keeps float32, as TRL does.
-    `min_pixels` / `max_pixels` override the image processor's resize bounds (R1-VL: 3136 / 400000).
-    A `path` that is not a local folder is passed on as a hub id.
-    """
-    import torch
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForImageTextToText, AutoProcessor, AutoTokenizer
-
-    local = Path(path).expanduser()
-    if local.exists() and not (local / "config.json").is_file():
-        raise FileNotFoundError(f"{local}: not a model folder (no config.json)")
-    name = str(local) if local.exists() else str(path)
-    config = AutoConfig.from_pretrained(name)
-    torch_dtype: Any = dtype if dtype in (None, "auto") else getattr(torch, dtype)
-    kwargs = {"dtype": torch_dtype or torch.float32, **model_kwargs}
-    if not hasattr(config, "vision_config"):
-        model = AutoModelForCausalLM.from_pretrained(name, **kwargs)
-        return model, AutoTokenizer.from_pretrained(name, padding_side="left")
-    model = AutoModelForImageTextToText.from_pretrained(name, **kwargs)
-    pixels = {key: value for key, value in (("min_pixels", min_pixels), ("max_pixels", max_pixels)) if value}
-    if config.model_type in ("qwen2_vl", "qwen2_5_vl"):
-        from stepgrpo.models.processor import Qwen2VLImageOnlyProcessor
-
-        processor = Qwen2VLImageOnlyProcessor.from_pretrained(name, padding_side="left", **pixels)
-    else:
-        processor = AutoProcessor.from_pretrained(name, padding_side="left", **pixels)
-    return model, processor

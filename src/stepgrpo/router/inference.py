@@ -27,6 +27,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from stepgrpo.data.io import read_rows
+from stepgrpo.models.vision_tokens import vision_placeholder_ids  # also imported from here by `onpolicy`
 from stepgrpo.router.format import (
     MAX_RETRIEVALS,
     NONE,
@@ -309,13 +310,6 @@ def summarize(records: Sequence[dict[str, Any]]) -> dict[str, float | int | None
         "retrievals_per_question": sum(r["retrievals"] for r in records) / len(records) if records else 0.0,
         "well_formed_final": sum("error" not in r["final"] for r in records) / len(records) if records else 0.0,
     }
-
-
-def vision_placeholder_ids(tokenizer: Any) -> list[int]:
-    """The ids of the vision placeholder tokens the tokenizer has (none for a text-only one)."""
-    vocab = tokenizer.get_vocab()
-    return sorted(vocab[t] for t in ("<|image_pad|>", "<|video_pad|>", "<|vision_start|>", "<|vision_end|>")
-                  if t in vocab)
 
 
 class ModelPolicy:
