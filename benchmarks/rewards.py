@@ -3,7 +3,7 @@
 Generates realistic long completions (about 1k tokens, ~5 key steps each, a mix of correct,
 wrong, unanswered and multiple-choice answers) and scores every one with both implementations of
 r = r_auc + r_val, interleaving the two in blocks so drift on a shared machine hits both alike.
-The official logic follows `../shared/reference/r1vl.md` §3.2-§4.3: key steps as lowercase
+The official logic follows R1-VL's released `grpo.py` (docs/rewards.md): key steps as lowercase
 substrings of the `### Step N:` bodies, math_verify over the whole completion with an exact-string
 fallback on the final-answer line, and the completeness/logic checks.
 

@@ -82,6 +82,8 @@ def test_bad_rows_are_named_skipped_and_the_rest_written(tmp_path: Path) -> None
     assert f"skipped {data}:3: no reference reasoning" in text
     assert f"skipped {data}:4: no usable key step" in text
     assert "skipped: bad row" in text and "skipped: no reasoning" in text and "skipped: no key steps" in text
+    last = result.output.strip().splitlines()[-1]  # the last line says how many rows were skipped and why
+    assert last.startswith("3 of 5 rows skipped") and "no key steps" in last and "bad row" in last, last
     assert [json.loads(line)["id"] for line in out.read_text(encoding="utf-8").splitlines()] == ["geo", "chart"]
 
 

@@ -33,6 +33,26 @@ The perimeter is $2 \\times (6 + 4) = 20$, and AB is parallel to CD.
 THINK = ("<think>Step 1: A pen costs $3, so 4 pens cost 4 × 3 = 12 dollars.\nStep 2: 20 - 12 = 8</think>"
          "<answer>8</answer>")
 
+FRACTION_CHOICE = """### Step 1:
+3 sectors are shaded out of 8, so the fraction is \\frac{3}{8}.
+### Step 2:
+\\frac{3}{8} corresponds to option B.
+### The final answer is: B"""
+
+ANGLES = """### Step 1:
+angle 1 + angle 2 = 180°.
+### Step 2:
+So angle 2 = 180° - 70° = 110°.
+### The final answer is: 110°"""
+
+READING = """### Step 1:
+Read the apples bar: 45 apples were sold.
+### Step 2:
+Read the pears bar: there are 30 pears.
+### Step 3:
+The difference is 45 - 30 = 15.
+### The final answer is: 15"""
+
 # (case, format, reference, {core: [augmentations that must be present]})
 CASES = [
     ("geometry", "r1vl", _reference("geo"), {
@@ -53,12 +73,21 @@ CASES = [
     }),
     ("multiple choice", "r1vl", _reference("mc"), {
         "180° - 50° - 60° = 70°": ["180° minus 50° minus 60° equals 70°"],
-        "Option C is 70°": ["Option C is 70 degrees"],
+        "Option C is 70°": [],  # "70 degrees" is no longer an augmentation: the matcher equates ° and degrees
     }),
     ("latex and facts", "r1vl", LATEX, {
         "area of the rectangle is 24": [], "width is 4": [],
         "\\frac{24}{4} = 6": ["24 divided by 4 equals 6"],
-        "AB is parallel to CD": ["AB ∥ CD"],
+        "AB is parallel to CD": [],  # "AB ∥ CD" is no longer an augmentation: the matcher equates them
+    }),
+    ("fraction and option", "r1vl", FRACTION_CHOICE, {
+        "fraction is \\frac{3}{8}": [], "\\frac{3}{8} corresponds to option B": [],
+    }),
+    ("whole equations", "r1vl", ANGLES, {
+        "angle 1 + angle 2 = 180°": [], "angle 2 = 180° - 70°": [], "180° - 70° = 110°": ["180° minus 70° equals 110°"],
+    }),
+    ("value readings", "r1vl", READING, {
+        "45 apples": ["apples = 45"], "30 pears": ["pears = 30"], "45 - 30 = 15": [],
     }),
     ("think format", "think", THINK, {"pen costs 3": [], "4 × 3 = 12": ["4 times 3 equals 12"],
                                       "20 - 12 = 8": ["20 minus 12 equals 8"]}),
@@ -122,4 +151,15 @@ def test_check_drops_repairs_and_counts() -> None:
 def test_reference_without_step_headers_is_split_by_line() -> None:
     steps, answer = reference_steps("Each box holds 12.\n6 × 12 = 72\n### The final answer is: 72", R1VL)
     assert steps == ["Each box holds 12.", "6 × 12 = 72"] and answer == "72"
-    assert [g[0] for g in extract_rule_based(steps)] == ["6 × 12 = 72"]
+    # fewer than two rule keys: the clause core of the other line is added, so the reference gives two
+    assert [g[0] for g in extract_rule_based(steps)] == ["6 × 12 = 72", "Each box holds 12"]
+
+
+@pytest.mark.parametrize("reference", [*(c[2] for c in CASES), "### Step 1:\nCount the red balls.\n"
+                                       "### Step 2:\nThere are 5 red balls in the bag.\n### The final answer is: 5"])
+def test_every_reference_yields_two_key_steps_that_match_it(reference: str) -> None:
+    fmt = get_format("think" if reference.startswith("<think>") else "r1vl")
+    steps, _ = reference_steps(reference, fmt)
+    groups = check_key_steps(extract_rule_based(steps), "\n".join(steps)).groups
+    assert len(groups) >= 2, groups
+    assert all(match_key_step(fmt.parse(reference).steps_text, [group[0]]) for group in groups)

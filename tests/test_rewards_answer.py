@@ -27,6 +27,22 @@ MATCH_CASES = [
     ("13", "3", None, False), ("3.5", "3", None, False), ("0.57", "0.75", None, False), ("4", "3", None, False),
     # plain text
     ("Red", "red", None, True), ("the cat", "The cat.", None, True), ("blue", "red", None, False),
+    # one answer only (issue 11): candidates, contradictions and bounds are wrong
+    ("A or D", "A", CHOICES, False), ("C, B", "B", CHOICES, False), ("(B) and (D)", "B", CHOICES, False),
+    ("D: 12 cm", "D", CHOICES, False), ("C is wrong, it is B", "C", CHOICES, False), ("B/D", "D", None, False),
+    ("7 or 8", "8", None, False), ("8, 9", "8", None, False), ("\\boxed{8} \\text{ and } \\boxed{9}", "8", None, False),
+    ("8 \\approx 9", "8", None, False), ("8~9", "8", None, False), ("x = 8 \\lor x = 9", "8", None, False),
+    ("between 7 and 9", "8", None, False), ("no more than 8", "8", None, False), ("800%", "8", None, False),
+    ("No/Yes", "no", None, False), ("true or false", "true", None, False), ("Yes. No.", "yes", None, False),
+    ("8 kg", "8 g", None, False), ("8 km", "8 m", None, False), ("8%", "8", None, False),
+    # ... and equivalent forms of it stay right
+    ("(D)", "D", CHOICES, True), ("D.", "D", CHOICES, True), ("D: 16 cm", "D", CHOICES, True),
+    ("16 cm", "D", CHOICES, True), ("\\boxed{8}", "8", None, True), ("8.00", "8", None, True),
+    ("32/4", "8", None, True), ("$8$", "8", None, True), ("eight", "8", None, True), ("forty two", "42", None, True),
+    ("8e3", "8000", None, True),
+    ("8 \\cdot 10^3", "8000", None, True), ("25%", "0.25", None, True), ("25%", "25\\%", None, True),
+    ("8 kg", "8 kilograms", None, True), ("8 meters", "8 m", None, True), ("a square.", "square", None, True),
+    ("8\u200b", "8", None, True), ("\ufeff8", "8", None, True),
 ]
 
 

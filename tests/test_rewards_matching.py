@@ -50,6 +50,21 @@ MATCH_CASES = [
     ("the triangle is not isosceles", ["the triangle is isosceles"], False),
     ("median is AD", ["AD is a median"], False),
     ("the sum is 11", ["sum = 11"], False),
+    # a number matches only the same value: sign, continuations and juxtaposition (issue 11)
+    ("so y = -5", ["y = 5"], False), ("the gradient is −3", ["gradient is 3"], False),
+    ("BC = 4^3", ["BC = 4"], False), ("BC = 4!", ["BC = 4"], False), ("BC = 40%", ["BC = 40"], False),
+    ("BC = 4e2", ["BC = 4"], False), ("BC = 4π", ["BC = 4"], False), ("BC = 4√3", ["BC = 4"], False),
+    ("BC = 4.2", ["BC = 4"], False), ("3y = 9", ["y = 9"], False), ("BC = 4y", ["BC = 4"], False),
+    ("BC = 4 m", ["BC = 4"], True), ("BC = 4.", ["BC = 4"], True),
+    # equivalent notations match
+    ("p = 25%", ["p = 0.25"], True), ("p = 0.25", ["p = 25\\%"], True), ("n = 2 × 10^3", ["n = 2000"], True),
+    ("n = 2e3", ["n = 2 \\times 10^{3}"], True), ("y = x³", ["y = x^3"], True), ("¼ of it", ["1/4 of it"], True),
+    ("10⁵ cells", ["10^5 cells"], True), ("EF ⊥ GH", ["EF \\perp GH"], True), ("EF ∥ GH", ["EF parallel GH"], True),
+    ("angle B = 30 degrees", ["angle B = 30^\\circ"], True), ("the side is 7 meters", ["side is 7 m"], True),
+    ("area = 9 cm^2", ["area = 9 square centimeters"], True), ("\\sin\\alpha = 0.5", ["sin α = 1/2"], True),
+    ("x = \\frac34", ["x = 3/4"], True),
+    # a quantity given several values matches none of its key steps
+    ("CD = 3, CD = 4, CD = 5", ["CD = 4"], False), ("the sum is 9. the sum is 10.", ["sum is 10"], False),
     # alternatives: any one suffices
     ("AE is half of AD", ["AE=1/2AD", "AE is half of AD"], True),
     ("nothing relevant", ["AE=1/2AD", "AE is half of AD"], False),

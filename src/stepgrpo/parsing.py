@@ -19,15 +19,19 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
-from itertools import repeat
+from itertools import islice, repeat
 
 SECTION_KINDS = ("description", "rationale", "preamble", "step", "answer")
+MAX_HEADERS = 1000
+"""Headers read per completion; the body of the last one runs to the end. A real completion has a
+few dozen; a degenerate one with a million costs no more than one with a thousand."""
 
-_NEWLINE = re.compile(r"\n")
 # Optional indentation, list marker, markdown heading and emphasis: "### ", "**", "### **", "- " ...
-_LEAD = r"[ \t]*(?:[-*>][ \t]+)?(?:#{1,6}[ \t]*)?(?:\*\*|__|\*|_)?[ \t]*"
+# Every run of blanks is possessive (`*+`): a regex that could split one run between two `[ \t]*`
+# tries every split, which made one long line of spaces cost quadratic time.
+_LEAD = r"[ \t]*+(?:[-*>][ \t]++)?(?:#{1,6}+[ \t]*+)?(?:\*\*|__|\*|_)?[ \t]*+"
 # Closing emphasis and the separator after a header word: ":", "：", "." or nothing before line end.
-_SEP = r"[ \t]*(?:\*\*|__|\*|_)?[ \t]*(?:[:：.](?:[ \t]*(?:\*\*|__|\*|_))?|(?=[ \t]*\r?\n|[ \t]*\Z))"
+_SEP = r"[ \t]*+(?:\*\*|__|\*|_)?[ \t]*+(?:[:：.](?:[ \t]*+(?:\*\*|__|\*|_))?|(?=[ \t]*+\r?\n|[ \t]*+\Z))"
 
 
 def header(words: str, *, separator: bool = True) -> str:
@@ -127,21 +131,37 @@ class ReasoningFormat:
         return self._combine(self.patterns, (), self.flags)
 
     @cached_property
+    def _line_start_regex(self) -> re.Pattern[str] | None:
+        if not self.patterns:
+            return None
+        if all(pattern.startswith(_LEAD) for pattern in self.patterns.values()):
+            # `header()` patterns share one possessive lead: match it once per line, not once per kind
+            rest = {kind: pattern[len(_LEAD):] for kind, pattern in self.patterns.items()}
+            body = f"{_LEAD}(?:{self._combine(rest, (), self.flags).pattern})"  # type: ignore[union-attr]
+        else:
+            body = f"(?:{self._line_regex.pattern})"  # type: ignore[union-attr]
+        # the lookahead rejects blank and symbol-only lines before any header pattern is tried
+        return re.compile(f"^(?=[ \\t*#>_-]*+\\w){body}", self.flags | re.MULTILINE)
+
+    @cached_property
     def _inline_regex(self) -> re.Pattern[str] | None:
         return self._combine(self.inline, self.terminators, self.flags)
 
     def _headers(self, text: str) -> list[re.Match[str]]:
-        found = list(self._inline_regex.finditer(text)) if self._inline_regex else []
-        if self._line_regex is not None:
-            starts = {0, *(newline.end() for newline in _NEWLINE.finditer(text)), *(m.end() for m in found)}
+        limit = MAX_HEADERS + 1  # the first headers of each kind suffice for the first MAX_HEADERS overall
+        found = list(islice(self._inline_regex.finditer(text), limit)) if self._inline_regex else []
+        if self._line_regex is not None and self._line_start_regex is not None:
+            # one C-level scan for headers at line starts, then the few positions right after a tag
+            at_lines = list(islice((m for m in self._line_start_regex.finditer(text) if m.end() > m.start()), limit))
+            after_tags = sorted({m.end() for m in found} - {m.start() for m in at_lines})
             line_match = self._line_regex.match
-            found += [m for m in map(line_match, repeat(text), sorted(starts)) if m and m.end() > m.start()]
+            found += at_lines + [m for m in map(line_match, repeat(text), after_tags) if m and m.end() > m.start()]
         found.sort(key=lambda m: (m.start(), -m.end()))
         headers: list[re.Match[str]] = []
         for match in found:  # drop a match that starts inside the previous one
             if not headers or match.start() >= headers[-1].end():
                 headers.append(match)
-        return headers
+        return headers[:MAX_HEADERS]
 
     def parse(self, text: str) -> ParsedCompletion:
         return _parse(self, text)
@@ -178,11 +198,11 @@ def _parse(fmt: ReasoningFormat, text: str) -> ParsedCompletion:
 R1VL = ReasoningFormat(
     name="r1vl",
     patterns={
-        "description": header(r"image[ \t]+description"),
+        "description": header(r"image[ \t]++description"),
         "rationale": header(r"rationales?"),
-        "preamble": header(r"let(?:'|’)?s[ \t]+think[ \t]+step[ \t]+by[ \t]+step[ \t]*[.!]?", separator=False),
-        "step": header(r"step[ \t]*(?P<n>\d+)"),
-        "answer": header(r"the[ \t]+final[ \t]+answer[ \t]+is"),
+        "preamble": header(r"let(?:'|’)?s[ \t]++think[ \t]++step[ \t]++by[ \t]++step[ \t]*+[.!]?", separator=False),
+        "step": header(r"step[ \t]*+(?P<n>\d++)"),
+        "answer": header(r"the[ \t]++final[ \t]++answer[ \t]++is"),
     },
     analysis=("description", "rationale"),
 )
@@ -190,7 +210,7 @@ R1VL = ReasoningFormat(
 
 THINK = ReasoningFormat(
     name="think",
-    patterns={"step": header(r"step[ \t]*(?P<n>\d+)")},
+    patterns={"step": header(r"step[ \t]*+(?P<n>\d++)")},
     inline={"preamble": r"<think>", "answer": r"<answer>"},
     terminators=(r"</think>", r"</answer>"),
 )

@@ -31,7 +31,9 @@ def keysteps(
     in_path: Annotated[Path, typer.Argument(metavar="IN", help="Rows: .jsonl, .json list, .parquet or a saved "
                                             "datasets folder.")],
     out_path: Annotated[Path, typer.Argument(metavar="OUT", help="Where to write the rows with key steps (format "
-                                             "by suffix; no suffix: a datasets folder). Written atomically.")],
+                                             "by suffix; no suffix: a datasets folder). Written atomically; "
+                                             "never an existing file unless --overwrite.")],
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing OUT.")] = False,
     extractor: Annotated[ExtractorName, typer.Option(help="rules: offline, no network. llm: an OpenAI-compatible "
                                                      "chat endpoint.")] = ExtractorName.rules,
     reasoning_format: Annotated[str, typer.Option("--format", help="How the reference marks its steps "
@@ -68,15 +70,23 @@ def keysteps(
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from stepgrpo.data.io import DataFileError, read_rows, write_rows
+    from stepgrpo.data.io import DataFileError, check_rows_output, read_rows, write_rows
     from stepgrpo.data.layouts import Fields
     from stepgrpo.keysteps import pipeline
+    from stepgrpo.outputs import OutputError
     from stepgrpo.parsing import get_format
 
     try:
         fmt = get_format(reasoning_format)
     except ValueError as error:
         raise typer.BadParameter(str(error), param_hint="--format") from None
+    try:
+        if not in_path.exists():
+            raise DataFileError(f"{in_path}: no such file or folder")
+        check_rows_output(out_path, inputs=[in_path], overwrite=overwrite)
+    except (DataFileError, OutputError) as error:
+        error_console.print(f"error: {error}", style="red", markup=False, highlight=False)
+        raise typer.Exit(2) from None
     client = None
     if extractor is ExtractorName.llm:
         if not llm_base_url or not llm_model:
@@ -117,7 +127,9 @@ def keysteps(
     if done:
         write_rows(out_path, done)
     _print_summary(summary, out_path if done else None, client)
-    if summary.skipped:
+    if summary.skipped:  # the last line, on both streams, says how many rows were skipped and why
+        console.print(summary.skip_line(), markup=False, highlight=False)
+        error_console.print(summary.skip_line(), markup=False, highlight=False)
         raise typer.Exit(1)
 
 

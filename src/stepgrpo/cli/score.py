@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from importlib.resources import files
 from pathlib import Path
@@ -10,11 +11,12 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from stepgrpo.cells import key_steps_cell, plain, solution_cell
 from stepgrpo.cli.app import app, console, error_console
-from stepgrpo.data.io import DataFileError, Row, RowError, iter_rows, write_rows
+from stepgrpo.data.io import DataFileError, Row, RowError, check_rows_output, iter_rows, write_rows
+from stepgrpo.outputs import derived_output
 from stepgrpo.parsing import get_format
 from stepgrpo.rewards.accuracy import ALPHA, accuracy_report
-from stepgrpo.rewards.matching import key_step_groups
 from stepgrpo.rewards.trl import as_choices, completion_text
 from stepgrpo.rewards.validity import validity_report
 
@@ -24,22 +26,21 @@ EXAMPLE = files("stepgrpo") / "examples" / "score_example.jsonl"
 def score_row(row: Row, alpha: float, fmt: str) -> dict[str, Any]:
     """One row's rewards and reasons; raises `ValueError` naming the bad field."""
     data = row.data
-    completion = data.get("completion")
-    if completion is None or not isinstance(completion, str | list | dict):
-        raise ValueError("field 'completion': missing or not a string / conversation")
-    solution = data.get("solution")
-    if not isinstance(solution, str | int | float) or isinstance(solution, bool):
-        raise ValueError("field 'solution': missing or not a string")
-    key_steps = data.get("key_steps")
-    if key_steps is not None and not isinstance(key_steps, list | dict):
-        raise ValueError("field 'key_steps': must be a list of key steps (each a list of alternatives) "
-                         "or {'Steps': [...]}")
+    completion = plain(data.get("completion"))
+    messages = [completion] if isinstance(completion, dict) else completion
+    if not isinstance(completion, str) and not (
+            isinstance(messages, list) and all(isinstance(message, dict | str) for message in messages)):
+        raise ValueError(f"field 'completion': missing or not a string / conversation (got "
+                         f"{type(completion).__name__})")
+    solution = solution_cell(data.get("solution"))
+    key_steps = key_steps_cell(data.get("key_steps"))
     try:
         choices = as_choices(data.get("choices"))
     except (ValueError, TypeError) as error:
-        raise ValueError(f"field 'choices': {error}") from None
+        message = str(error).removeprefix("field 'choices': ")
+        raise ValueError(f"field 'choices': {message}") from None
     text = completion_text(completion)
-    accuracy = accuracy_report(text, str(solution), key_steps, choices, fmt)
+    accuracy = accuracy_report(text, solution, key_steps, choices, fmt)
     validity = validity_report(text, fmt)
     step_accuracy = accuracy.reward(alpha)
     step_validity = 1.0 if validity.ok else 0.0
@@ -50,8 +51,7 @@ def score_row(row: Row, alpha: float, fmt: str) -> dict[str, Any]:
         "step_validity": step_validity,
         "answer": accuracy.answer,
         "answer_correct": accuracy.correct,
-        "key_steps_matched": [group[0] for group, hit in zip(key_step_groups(key_steps), accuracy.matched,
-                                                              strict=True) if hit],
+        "key_steps_matched": [group[0] for group, hit in zip(key_steps, accuracy.matched, strict=True) if hit],
         "key_step_fraction": accuracy.key_step_fraction,
         "validity": validity.reason,
     }
@@ -61,7 +61,9 @@ def score_row(row: Row, alpha: float, fmt: str) -> dict[str, Any]:
 def score(
     file: Annotated[Path | None, typer.Argument(help="JSONL/JSON/parquet rows: completion, solution, key_steps, "
                                                      "optional choices.")] = None,
-    out: Annotated[Path | None, typer.Option(help="Per-row rewards (JSONL). Default: FILE.scores.jsonl")] = None,
+    out: Annotated[Path | None, typer.Option(help="Per-row rewards (JSONL, JSON, parquet or a datasets folder). "
+                                                  "Default: FILE.scores.jsonl beside FILE.")] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing output.")] = False,
     alpha: Annotated[float, typer.Option(help="Weight of the key-step fraction in r_auc.")] = ALPHA,
     reasoning_format: Annotated[str, typer.Option("--format", help="Reasoning format: r1vl or think.")] = "r1vl",
     example: Annotated[bool, typer.Option(help="Score the bundled example file.")] = False,
@@ -69,12 +71,16 @@ def score(
     """Score completions with the paper's reward r = r_auc (StepRAR) + r_val (StepRVR)."""
     if example:
         file = Path(str(EXAMPLE))
+        overwrite = overwrite or out is None  # the example's own default output is rewritten
         out = out or Path("runs/score_example.scores.jsonl")
     if file is None:
         raise typer.BadParameter("give a FILE or --example")
     try:
         get_format(reasoning_format)
+        if not math.isfinite(alpha):
+            raise ValueError(f"--alpha: must be a finite number, got {alpha}")
         items = list(iter_rows(file))
+        out = check_rows_output(out or derived_output(file, "scores"), inputs=[file], overwrite=overwrite)
     except (ValueError, DataFileError) as error:
         error_console.print(f"[red]error:[/red] {error}")
         raise typer.Exit(2) from None
@@ -86,11 +92,12 @@ def score(
             continue
         try:
             results.append(score_row(item, alpha, reasoning_format))
-        except ValueError as error:
+        except ValueError as error:  # the message names the field
             errors.append(f"{item.where}: {error}")
+        except Exception as error:  # one unreadable row must not stop the others
+            errors.append(f"{item.where}: unreadable row ({type(error).__name__}: {error})")
     for message in errors:
         error_console.print(f"[red]skipped[/red] {message}")
-    out = out or file.with_name(file.name.split(".")[0] + ".scores.jsonl")
     write_rows(out, results)
     console.print(_summary(results, len(errors)))
     console.print(f"per-row rewards and reasons: {out}")

@@ -16,10 +16,11 @@ Reference reasoning is read from a plain text field (`solution`) or from an SFT 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from stepgrpo.cells import CellError, key_steps_cell
 
 KeySteps = list[list[str]]
 
@@ -37,30 +38,10 @@ class LayoutError(ValueError):
 
 def parse_key_steps(value: Any, field: str = "key_steps") -> KeySteps:
     """Normalise key steps from either layout (or their JSON text) to `list[list[str]]`."""
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError:
-            raise LayoutError(f"field {field!r}: a string that is not JSON key steps") from None
-    if isinstance(value, Mapping):
-        if "Steps" not in value:
-            raise LayoutError(f"field {field!r}: an object without a 'Steps' list (R1-VL layout)")
-        value = value["Steps"]
-        field = f"{field}.Steps"
-    if value is None:
-        return []
-    if not isinstance(value, Sequence):
-        raise LayoutError(f"field {field!r}: expected a list of key steps, got {type(value).__name__}")
-    groups: KeySteps = []
-    for index, group in enumerate(value):
-        alternatives = [group] if isinstance(group, str) else group
-        if not isinstance(alternatives, Sequence) or not all(isinstance(a, str) for a in alternatives):
-            raise LayoutError(f"field {field}[{index}]: expected a string or a list of strings")
-        cleaned = [a.strip() for a in alternatives if a.strip()]
-        if not cleaned:
-            raise LayoutError(f"field {field}[{index}]: an empty key step")
-        groups.append(cleaned)
-    return groups
+    try:
+        return key_steps_cell(value, field)
+    except CellError as error:
+        raise LayoutError(str(error)) from None
 
 
 def r1vl_key_steps(groups: KeySteps) -> dict[str, KeySteps]:

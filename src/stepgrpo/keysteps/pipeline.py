@@ -24,6 +24,7 @@ from stepgrpo.data.io import Row, RowError
 from stepgrpo.data.layouts import DEFAULT_FIELDS, Fields, KeySteps, LayoutError, with_key_steps
 from stepgrpo.parsing import ReasoningFormat
 from stepgrpo.rewards import match_key_step
+from stepgrpo.rewards.answer import answer_line
 
 
 class Extractor(Protocol):
@@ -89,7 +90,8 @@ def reference_steps(reasoning: str, fmt: ReasoningFormat) -> tuple[list[str], st
     if not steps:
         cut = parsed.answers[0].start if parsed.answers else len(reasoning)
         steps = [line.strip() for line in reasoning[:cut].splitlines() if line.strip()]
-    return steps, parsed.answer
+    line = answer_line(parsed)  # the answer the reward reads: the answer section's first line
+    return steps, line.strip() if line is not None else None
 
 
 @dataclass
@@ -148,6 +150,12 @@ class Summary:
 
     def repaired(self) -> int:
         return sum(outcome.repaired for outcome in self.outcomes)
+
+    def skip_line(self) -> str:
+        """One line saying how many rows were skipped and why: what the CLI prints last."""
+        reasons = ", ".join(f"{count} {reason}" for reason, count in self.skip_counts().most_common())
+        return (f"{len(self.skipped)} of {len(self.outcomes)} rows skipped ({reasons}); each is named above "
+                f"with its position")
 
     def key_steps_per_row(self) -> Counter[int]:
         return Counter(len(outcome.key_steps) for outcome in self.done)

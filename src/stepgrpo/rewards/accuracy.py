@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from stepgrpo.parsing import ReasoningFormat, get_format
-from stepgrpo.rewards.answer import answers_match, clean_answer, ground_truth_answer
+from stepgrpo.rewards.answer import answer_line, answers_match, clean_answer, ground_truth_answer
 from stepgrpo.rewards.matching import KeyStepsInput, matched_key_steps
 
 ALPHA = 0.1
@@ -41,9 +41,12 @@ def accuracy_report(
     fmt: str | ReasoningFormat | None = None,
 ) -> AccuracyReport:
     fmt = get_format(fmt)
-    parsed = fmt.parse(completion)
-    answer = clean_answer(parsed.answer) if parsed.answer is not None else None
-    correct = answer is not None and answers_match(answer, ground_truth_answer(ground_truth, fmt), choices)
+    parsed = fmt.parse(completion if isinstance(completion, str) else "")
+    line = answer_line(parsed)
+    answer = clean_answer(line) if line is not None else None
+    # two final-answer sections are two answers: the completion is answered, and wrong
+    correct = (answer is not None and len(parsed.answers) == 1
+               and answers_match(answer, ground_truth_answer(str(ground_truth), fmt), choices))
     return AccuracyReport(answer, correct, tuple(matched_key_steps(parsed.steps_text, key_steps)))
 
 

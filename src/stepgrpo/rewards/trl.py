@@ -10,10 +10,10 @@ name (TRL's metric name) stays the same.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import Any
 
+from stepgrpo.cells import choices_cell, completion_cell, solution_cell
 from stepgrpo.parsing import ReasoningFormat
 from stepgrpo.rewards.accuracy import ALPHA, accuracy_report
 from stepgrpo.rewards.answer import check_answer
@@ -23,32 +23,30 @@ RewardFunc = Callable[..., list[float]]
 
 
 def completion_text(completion: Any) -> str:
-    """The text of one completion, whether TRL passes a string or a conversation."""
-    if isinstance(completion, str):
-        return completion
-    if isinstance(completion, Mapping):
-        completion = [completion]
-    parts: list[str] = []
-    for message in completion or []:
-        content = message.get("content", "") if isinstance(message, Mapping) else message
-        if isinstance(content, str):
-            parts.append(content)
-        else:  # multimodal content parts
-            parts.extend(part.get("text", "") for part in content if isinstance(part, Mapping))
-    return "".join(parts)
+    """The text of one completion, whether TRL passes a string or a conversation (None content is empty)."""
+    return completion_cell(completion)
 
 
 def as_choices(value: Any) -> dict[str, str] | None:
-    """A choices cell as a letter → text dict: a dict, a JSON string of one, a list (A, B, ...) or None."""
-    if value is None or value == "":
+    """A choices cell as a letter → text dict: a dict, a JSON string of one, a list (A, B, ...) or None.
+
+    Raises `ValueError` naming the field for anything else (`stepgrpo.cells.choices_cell`)."""
+    return choices_cell(value)
+
+
+def _choices_or_none(value: Any) -> dict[str, str] | None:
+    """In a training loop a bad choices cell costs its own options, not the run."""
+    try:
+        return choices_cell(value)
+    except ValueError:
         return None
-    if isinstance(value, str):
-        value = json.loads(value)
-    if isinstance(value, Mapping):
-        return {str(key): str(text) for key, text in value.items() if text is not None}
-    if isinstance(value, Sequence):
-        return {chr(ord("A") + index): str(text) for index, text in enumerate(value)}
-    raise TypeError(f"choices must be a dict, a JSON object string or a list, got {type(value).__name__}")
+
+
+def _truth(value: Any) -> str:
+    try:
+        return solution_cell(value)
+    except ValueError:
+        return ""  # matches nothing
 
 
 def _column(kwargs: Mapping[str, Any], name: str, size: int) -> list[Any]:
@@ -74,7 +72,7 @@ def make_step_accuracy_reward(alpha: float = ALPHA, fmt: str | ReasoningFormat |
         size = len(completions)
         key_steps = key_steps if key_steps is not None else [None] * size
         choices = _column(kwargs, "choices", size)
-        reports = [accuracy_report(completion_text(c), truth, keys, as_choices(options), fmt)
+        reports = [accuracy_report(completion_text(c), _truth(truth), keys, _choices_or_none(options), fmt)
                    for c, truth, keys, options in zip(completions, solution, key_steps, choices, strict=True)]
         if reports:
             _log(kwargs, {
@@ -105,7 +103,7 @@ def make_outcome_reward(fmt: str | ReasoningFormat | None = None) -> RewardFunc:
 
     def outcome_reward(completions: list[Any], solution: list[str], **kwargs: Any) -> list[float]:
         choices = _column(kwargs, "choices", len(completions))
-        return [float(check_answer(completion_text(c), truth, as_choices(options), fmt))
+        return [float(check_answer(completion_text(c), _truth(truth), _choices_or_none(options), fmt))
                 for c, truth, options in zip(completions, solution, choices, strict=True)]
 
     return outcome_reward

@@ -4,7 +4,7 @@ Complete: every analysis section of the format (R1-VL: image description, ration
 step and a final answer, none of them empty. Ordered: the analysis sections appear once each, in
 the format's order, before the first step; steps are numbered 1..n with no gap or repeat; exactly
 one final answer, after the last step. The official code checks neither that the analysis comes
-first nor that sections are non-empty (`../shared/reference/r1vl.md` §4.3); this does.
+first nor that sections are non-empty (its `grpo.py` validity reward); this does.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ _OK = ValidityReport(True, "ok", "complete and ordered")
 def validity_report(completion: str, fmt: str | ReasoningFormat | None = None) -> ValidityReport:
     """Which StepRVR check fails first (completeness before logic), why, and where."""
     fmt = get_format(fmt)
-    parsed = fmt.parse(completion)
+    parsed = fmt.parse(completion if isinstance(completion, str) else "")
     return _completeness(parsed, fmt) or _logic(parsed, fmt) or _OK
 
 

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from stepgrpo.rewards.accuracy import ALPHA, accuracy_report
-from stepgrpo.rewards.trl import as_choices
+from stepgrpo.rewards.trl import _choices_or_none, _truth, completion_text
 from stepgrpo.rewards.validity import validity_report
 
 
@@ -20,9 +20,10 @@ def compute_score(data_source: str, solution_str: str, ground_truth: str,
     extra = dict(extra_info or {})
     fmt = extra.get("reasoning_format")
     alpha = float(extra.get("alpha", ALPHA))
-    choices = as_choices(extra.get("choices"))
-    accuracy = accuracy_report(solution_str, ground_truth, extra.get("key_steps"), choices, fmt)
-    validity = validity_report(solution_str, fmt)
+    choices = _choices_or_none(extra.get("choices"))
+    text = completion_text(solution_str)
+    accuracy = accuracy_report(text, _truth(ground_truth), extra.get("key_steps"), choices, fmt)
+    validity = validity_report(text, fmt)
     step_accuracy = accuracy.reward(alpha)
     step_validity = 1.0 if validity.ok else 0.0
     return {
