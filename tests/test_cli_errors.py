@@ -73,7 +73,7 @@ def test_unexpected_errors_are_one_line_unless_debug(tmp_path, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("boom\nsecond line")
 
-    monkeypatch.setattr(score_module, "score_row", broken)
+    monkeypatch.setattr(score_module, "_summary", broken)  # past the per-row handling, so nothing catches it
     rows = tmp_path / "rows.jsonl"
     rows.write_text(json.dumps({"completion": "x", "solution": "3"}) + "\n")
     result = runner.invoke(app, ["score", str(rows)])
