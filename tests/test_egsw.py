@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from stepgrpo.advantages.egsw import egsw_weights, segment_means, sequence_means
+from stepgrpo.advantages.egsw import EntropyWeighting, egsw_weights, segment_means, sequence_means
 
 
 def groups(count: int, size: int) -> torch.Tensor:
@@ -69,3 +69,14 @@ def test_entropy_means_carry_no_gradient():
 def test_bad_parameters_are_refused():
     with pytest.raises(ValueError, match="temperature > 0"):
         egsw_weights(torch.zeros(4), torch.zeros(4), groups(4, 4), alpha=0.1, temperature=0.0)
+
+
+@pytest.mark.parametrize(("accumulation", "steps_per_generation", "iterations", "scored", "source"), [
+    (1, 1, 1, False, "loss"),  # one micro-batch per generation: the loss pass's entropies
+    (2, 2, 1, False, "extra"),  # accumulation over one generation: an extra pass at rollout
+    (1, 1, 2, False, "rollout"),  # TRL scores the rollout (old log-probs) anyway
+    (3, 2, 1, False, "rollout"),  # generation and accumulation misaligned: TRL scores it too
+    (1, 1, 1, True, "rollout"),  # vLLM importance-sampling correction scores every rollout
+])
+def test_entropies_come_from_a_pass_trl_runs_anyway(accumulation, steps_per_generation, iterations, scored, source):
+    assert EntropyWeighting.choose_source(accumulation, steps_per_generation, iterations, scored) == source

@@ -184,7 +184,7 @@ def test_config_validation(world: Path, tmp_path: Path) -> None:
                           preset="router-tiny")
     with pytest.raises(ConfigError, match="router_rollout: 'sometimes' is not allowed"):
         load_train_config(overrides=[*base, "--router_rollout", "sometimes"], preset="router-tiny")
-    with pytest.raises(ConfigError, match="on_policy needs reasoning_format router"):
+    with pytest.raises(ConfigError, match=r"router_rollout: .on_policy. needs reasoning_format router"):
         load_train_config(overrides=[*base, "--router_rollout", "on_policy", "--router_kb", str(world / "kb")],
                           preset="tiny")
     with pytest.raises(ConfigError, match="router_kb: only used with router_rollout on_policy"):
@@ -223,6 +223,7 @@ def test_on_policy_step_grpo_run(world: Path, tiny_lm_dir: Path, tmp_path: Path)
     from stepgrpo.models import load_model_and_processor
     from stepgrpo.router.kb import KnowledgeBases
     from stepgrpo.router.onpolicy import RouterRollout, build_question_dataset
+    from stepgrpo.tasks.router import shared_turn_rewards
     from stepgrpo.training.config import load_train_config
     from stepgrpo.training.trainer import StepGRPOTrainer
 
@@ -254,6 +255,7 @@ def test_on_policy_step_grpo_run(world: Path, tiny_lm_dir: Path, tmp_path: Path)
 
     trainer = StepGRPOTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
                               rollout_func=steer_one_of_two)
+    scored = shared_turn_rewards(args.router_embedding_model).scored
     trainer.train()
     assert len(calls) == 2
     losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
@@ -273,3 +275,5 @@ def test_on_policy_step_grpo_run(world: Path, tiny_lm_dir: Path, tmp_path: Path)
     assert calls[-1]["stop_reason"][1].startswith("malformed router step")
     first_turn = advantages[0, steered_row[0]["start"]:steered_row[0]["end"]]
     assert torch.all(first_turn > 0) and torch.all(advantages[1][mask[1] == 1] < 0)
+    # both reward functions and the step credit read each batch's turn rewards, scored once per trajectory
+    assert shared_turn_rewards(args.router_embedding_model).scored - scored == sum(len(c["turns"]) for c in calls)

@@ -196,16 +196,43 @@ def trajectory_step_rewards(turns: Sequence[dict[str, Any]], ref_queries: Sequen
     return rewards
 
 
-def make_onpolicy_rewards(similarity: Similarity = lexical_similarity) -> list[Callable[..., list[float]]]:
+class TurnRewards:
+    """Each trajectory's per-turn rewards (`trajectory_step_rewards`), computed once per batch.
+
+    The two reward functions and the step credit all ask for the same batch's rewards; the last
+    batch is kept and recognised by the identity of its `turns` rows (TRL hands every consumer the
+    very row objects its rollout produced). `scored` counts the trajectories actually scored."""
+
+    def __init__(self, similarity: Similarity = lexical_similarity) -> None:
+        self.similarity = similarity
+        self.scored = 0
+        self._rows: list[Any] = []
+        self._rewards: list[list[float]] = []
+
+    def __call__(self, turns: Sequence[Sequence[dict[str, Any]]], ref_queries: Sequence[Sequence[str]],
+                 ref_kbs: Sequence[Sequence[str]], ref_answers: Sequence[Sequence[str]]) -> list[list[float]]:
+        if len(turns) == len(self._rows) and all(row is kept for row, kept in zip(turns, self._rows, strict=True)):
+            return self._rewards
+        rewards = [trajectory_step_rewards(row, queries, kbs, answers, self.similarity)
+                   for row, queries, kbs, answers in zip(turns, ref_queries, ref_kbs, ref_answers, strict=True)]
+        self._rows, self._rewards = list(turns), rewards
+        self.scored += len(rewards)
+        return rewards
+
+
+def make_onpolicy_rewards(similarity: Similarity | TurnRewards = lexical_similarity
+                          ) -> list[Callable[..., list[float]]]:
     """TRL reward functions over on-policy trajectories, named like the teacher-forced ones:
-    `router_step` sums the router turns' rewards, `answer_step` is the final answer's (0 if none)."""
+    `router_step` sums the router turns' rewards, `answer_step` is the final answer's (0 if none).
+    Pass a `TurnRewards` to share one batch's turn rewards with the step credit."""
+    turn_rewards = similarity if isinstance(similarity, TurnRewards) else TurnRewards(similarity)
 
     def turn_sum(kind: str) -> Callable[..., list[float]]:
         def reward(completions: list, turns: list, ref_queries: list, ref_kbs: list, ref_answers: list,
                    **_: Any) -> list[float]:
-            return [sum(r for r, turn in zip(trajectory_step_rewards(row, queries, kbs, answers, similarity), row,
-                                             strict=True) if turn["kind"] == kind)
-                    for row, queries, kbs, answers in zip(turns, ref_queries, ref_kbs, ref_answers, strict=True)]
+            return [sum(r for r, turn in zip(rewards, row, strict=True) if turn["kind"] == kind)
+                    for rewards, row in zip(turn_rewards(turns, ref_queries, ref_kbs, ref_answers), turns,
+                                            strict=True)]
 
         return reward
 

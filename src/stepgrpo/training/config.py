@@ -20,12 +20,15 @@ import pydantic
 import yaml
 from trl import GRPOConfig
 
-REASONING_FORMATS = ("r1vl", "think", "router")  # router: R1-Router step rows (stepgrpo.router.dataset)
+from stepgrpo.tasks import Task, TaskConfigError, task_for
+from stepgrpo.tasks.registry import TASKS, get_task
+
+REASONING_FORMATS = ("r1vl", "think", "router")
+"""The built-in formats (help texts); the allowed ones come from the task registry (`stepgrpo.tasks`):
+each task claims its formats, the R1-VL task every `parsing.register_format` format too."""
 ADVANTAGE_MODES = ("sequence", "step")
-ROUTER_ROLLOUTS = ("teacher", "on_policy")  # on_policy: stepgrpo.router.onpolicy (docs/router.md)
 EGSW_DEFAULTS: dict[str, Any] = {"alpha": 0.1, "temperature": 1.0, "level": "sequence"}
 EGSW_LEVELS = ("sequence", "step")
-REWARD_FUNCS = ("step_accuracy", "step_validity", "outcome", "router_step", "answer_step")
 
 # TRL reads these strings without checking them early; a typo would surface mid-run or not at all.
 TRL_CHOICES: dict[str, tuple[str, ...]] = {
@@ -70,12 +73,15 @@ class StepGRPOConfig(GRPOConfig):
 
     reward_funcs: list[str] = field(
         default_factory=lambda: ["step_accuracy", "step_validity"],
-        metadata={"help": f"Reward functions by name, summed with `reward_weights`. Allowed: {REWARD_FUNCS}. "
-                          "R1-VL: r = r_auc (step_accuracy) + r_val (step_validity)."},
+        metadata={"help": "Reward functions by name, summed with `reward_weights`; the task of `reasoning_format` "
+                          "says which (R1-VL formats: step_accuracy, step_validity, outcome; router: router_step, "
+                          "answer_step). R1-VL: r = r_auc (step_accuracy) + r_val (step_validity)."},
     )
     alpha: float = field(default=0.1, metadata={"help": "StepRAR key-step weight α: r_auc = outcome + α·k."})
     reasoning_format: str = field(
-        default="r1vl", metadata={"help": f"Section format of prompts and completions. Allowed: {REASONING_FORMATS}."})
+        default="r1vl",
+        metadata={"help": f"Section format of prompts and completions; selects the task (`stepgrpo.tasks`). Built in: "
+                          f"{REASONING_FORMATS}, plus any format added with `stepgrpo.parsing.register_format`."})
     advantage_mode: str = field(
         default="sequence",
         metadata={"help": f"How rewards become advantages. Allowed: {ADVANTAGE_MODES}. `sequence`: TRL's group-"
@@ -100,7 +106,7 @@ class StepGRPOConfig(GRPOConfig):
                           "similarity (paper: BGE-M3). None: the lexical fallback (docs/router.md)."})
     router_rollout: str = field(
         default="teacher",
-        metadata={"help": f"R1-Router training data. Allowed: {ROUTER_ROLLOUTS}. `teacher`: teacher-forced step rows "
+        metadata={"help": "R1-Router training data. Allowed: teacher, on_policy. `teacher`: teacher-forced step rows "
                           "(the paper). `on_policy`: questions, rolled out by the policy through the whole "
                           "router-answer loop with `router_kb` retrieval (our extension, docs/router.md)."})
     router_kb: str | None = field(
@@ -123,28 +129,24 @@ class StepGRPOConfig(GRPOConfig):
     num_generations: int | None = field(default=4, metadata={"help": "Completions per prompt, G (R1-VL: 4)."})
 
     def __post_init__(self) -> None:
-        for name, allowed in (("reasoning_format", REASONING_FORMATS), ("advantage_mode", ADVANTAGE_MODES),
-                              *TRL_CHOICES.items()):
+        for name, allowed in (("advantage_mode", ADVANTAGE_MODES), *TRL_CHOICES.items()):
             if getattr(self, name) not in allowed:
                 raise ConfigError(f"{name}: {getattr(self, name)!r} is not allowed; choose one of {', '.join(allowed)}")
-        bad = [name for name in self.reward_funcs if name not in REWARD_FUNCS]
+        task = self.task()
+        known = list(task.reward_factories(self))
+        bad = [name for name in self.reward_funcs if name not in known]
         if bad or not self.reward_funcs:
-            raise ConfigError(f"reward_funcs: {bad or '[]'} not allowed; choose from {', '.join(REWARD_FUNCS)}")
+            raise ConfigError(f"reward_funcs: {bad or '[]'} not allowed with reasoning_format "
+                              f"{self.reasoning_format}; choose from {', '.join(known)}")
         if self.reward_weights is not None and len(self.reward_weights) != len(self.reward_funcs):
             raise ConfigError(f"reward_weights: {len(self.reward_weights)} weights for "
                               f"{len(self.reward_funcs)} reward_funcs {self.reward_funcs}")
         if self.alpha < 0:
             raise ConfigError(f"alpha: must be >= 0, got {self.alpha}")
         self._check_logprob_temperature()
-        self._check_router_rollout()
-        step_level = self.advantage_mode == "step" or (self.egsw or {}).get("level") == "step"
-        on_policy_steps = self.router_rollout == "on_policy" and self.advantage_mode == "step" and not self.egsw
-        if step_level and self.reasoning_format == "router" and not on_policy_steps:
-            raise ConfigError("advantage_mode: step-level credit needs sections to split; reasoning_format router "
-                              "(one R1-Router step per row) takes advantage_mode sequence and egsw level sequence, "
-                              "unless router_rollout is on_policy (then advantage_mode step, without egsw)")
         if self.egsw is not None:
             self.egsw = _egsw_settings(self.egsw)
+        self._check_task(task)
         for name in ("max_prompt_length", "completion_table_steps"):
             value = getattr(self, name)
             if value is not None and value < 1:
@@ -163,25 +165,34 @@ class StepGRPOConfig(GRPOConfig):
                               "vllm_importance_sampling_correction to false (R1-VL's code had no such correction) "
                               "or logprob_temperature to null")
 
-    def _check_router_rollout(self) -> None:
-        if self.router_rollout not in ROUTER_ROLLOUTS:
-            raise ConfigError(f"router_rollout: {self.router_rollout!r} is not allowed; "
-                              f"choose one of {', '.join(ROUTER_ROLLOUTS)}")
-        if self.router_rollout == "teacher":
-            if self.router_kb is not None:
-                raise ConfigError("router_kb: only used with router_rollout on_policy (teacher rows carry their "
-                                  "retrieved passages)")
-            return
-        if self.reasoning_format != "router":
-            raise ConfigError(f"router_rollout: on_policy needs reasoning_format router, got {self.reasoning_format!r}")
-        if not self.router_kb:
-            raise ConfigError("router_kb: router_rollout on_policy retrieves during rollouts; give the index folder "
-                              "written by `stepgrpo kb build` or `stepgrpo router-world`")
-        if not (Path(self.router_kb) / "manifest.json").is_file():
-            raise ConfigError(f"router_kb: {self.router_kb} is not a knowledge-base index folder (no manifest.json)")
-        if self.egsw:
-            raise ConfigError("egsw: not wired to router_rollout on_policy (its entropies would include the masked "
-                              "retrieved text); set egsw to null")
+    def task(self) -> Task:
+        """The task that `reasoning_format` selects (`stepgrpo.tasks`)."""
+        try:
+            return task_for(self.reasoning_format)
+        except TaskConfigError as error:
+            raise ConfigError(str(error)) from None
+
+    def _check_task(self, task: Task) -> None:
+        """Other tasks' settings left at their defaults, the task's own checks, and step-level credit
+        only where the task can split completions into steps."""
+        fields = {f.name: f for f in dataclasses.fields(self)}
+        for name in TASKS:
+            other = get_task(name)
+            for setting in [s for s in (() if other is task else other.settings) if s not in task.settings]:
+                default = fields[setting].default
+                if default is dataclasses.MISSING:
+                    default = fields[setting].default_factory()  # type: ignore[misc]
+                if getattr(self, setting) != default:
+                    raise ConfigError(f"{setting}: {getattr(self, setting)!r} needs reasoning_format "
+                                      f"{' or '.join(other.formats())}, got {self.reasoning_format!r}")
+        try:
+            task.validate(self)
+        except TaskConfigError as error:
+            raise ConfigError(str(error)) from None
+        step_level = self.advantage_mode == "step" or (self.egsw or {}).get("level") == "step"
+        if step_level and task.step_credit(self) is None:
+            raise ConfigError(f"advantage_mode: step-level credit (advantage_mode step, egsw level step) needs steps "
+                              f"to split; the {task.name} task has none with these settings")
 
 
 def _egsw_settings(value: Any) -> dict[str, Any]:
@@ -281,8 +292,7 @@ def _validate_field(name: str, value: Any, field_: dataclasses.Field, source: st
     except pydantic.ValidationError as error:
         detail = "; ".join(e["msg"] for e in error.errors())
         raise ConfigError(f"{source}: {name}: {detail} (got {value!r})") from None
-    choices = {**TRL_CHOICES, "reasoning_format": REASONING_FORMATS, "advantage_mode": ADVANTAGE_MODES,
-               "router_rollout": ROUTER_ROLLOUTS}
+    choices = {**TRL_CHOICES, "advantage_mode": ADVANTAGE_MODES}
     allowed = choices.get(name) if grpo else None
     if allowed and value not in allowed:
         raise ConfigError(f"{source}: {name}: {value!r} is not allowed; choose one of {', '.join(allowed)}")

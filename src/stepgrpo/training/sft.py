@@ -10,6 +10,7 @@ from pathlib import Path
 
 from trl import SFTConfig
 
+from stepgrpo.tasks import TaskConfigError, task_for
 from stepgrpo.training.config import REASONING_FORMATS, ConfigError, RunConfig
 
 
@@ -25,9 +26,10 @@ class StepSFTConfig(SFTConfig):
                           "longer than this, image tokens included, are refused instead. None: no truncation."})
 
     def __post_init__(self) -> None:
-        if self.reasoning_format not in REASONING_FORMATS:
-            raise ConfigError(f"reasoning_format: {self.reasoning_format!r} is not allowed; "
-                              f"choose one of {', '.join(REASONING_FORMATS)}")
+        try:
+            task_for(self.reasoning_format)  # any format a registered task trains (stepgrpo.tasks)
+        except TaskConfigError as error:
+            raise ConfigError(str(error)) from None
         super().__post_init__()
 
 
@@ -49,7 +51,7 @@ def sft(run: RunConfig, args: StepSFTConfig, resume: bool | str | Path = False, 
     )
 
     checkpoint, old_run = start_checkpoint(args.output_dir, resume, overwrite)
-    dataset = built_dataset(dataset_builder(args.reasoning_format), run.train_data, args.reasoning_format,
+    dataset = built_dataset(dataset_builder(args), run.train_data, args.reasoning_format,
                             skip_bad_rows, sft=True, limit=run.limit)
     dataset = checked_images(dataset, skip_bad_rows)
     model, processing_class = load_model(run)

@@ -4,7 +4,8 @@ checkpointing and logging are TRL's, unchanged.
 
 What this subclass adds, each at the narrowest hook:
 
-- reward functions built by name from the config (`reward_funcs`, `alpha`, `reasoning_format`);
+- the task that `reasoning_format` selects (`stepgrpo.tasks`): its reward functions by name
+  (`reward_funcs`), its rollout function if it has one, its step split for step-level credit;
 - a prompt-length check before training that refuses, never truncates (`lengths.py`);
 - vision placeholder tokens that generation can never sample, even when the user passes their
   own `suppress_tokens` (TRL's `dict.update` would drop its own entry; a sampled placeholder
@@ -12,15 +13,13 @@ What this subclass adds, each at the narrowest hook:
 - `logprob_temperature`: the loss's log-probabilities at a temperature other than the sampling one
   (R1-VL's code scored at 1.0 what it sampled at 1.2; `_score_at_logprob_temperature`);
 - a completions table every `completion_table_steps` steps (`log`);
-- resume that really restores the weights (`_load_from_checkpoint`, see there);
-- for `router_rollout: on_policy`, TRL's `rollout_func` running the R1-Router loop
-  (`stepgrpo.router.onpolicy`), with per-turn advantages in `advantage_mode: step`.
+- resume that really restores the weights (`_load_from_checkpoint`, see there).
 
-Advantages: `advantage_mode="sequence"` is TRL's own computation (one group-normalised scalar per
-completion). `advantage_mode="step"` replaces `output["advantages"]` in `_generate_and_score_completions`
-with a `(B, T)` tensor (TRL's loss accepts (B, T) advantages; docs/algorithms.md). EGSW (`egsw`) multiplies the
-advantages by entropy-guided weights, with entropies from a forward pass TRL runs anyway (see
-`_egsw_source`).
+Rollout post-processing (`_generate_and_score_completions`), in named steps after TRL's own
+generation, rewards and group normalisation: the task's step split (`_split_steps`), step credit
+(`advantage_mode: step`: `output["advantages"]` becomes a (B, T) tensor, which TRL's loss accepts;
+docs/algorithms.md), then EGSW (`egsw`, all of it in `stepgrpo.advantages.egsw.EntropyWeighting`),
+which multiplies the advantages by entropy-guided weights from a forward pass TRL runs anyway.
 """
 
 from __future__ import annotations
@@ -30,50 +29,24 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
-from accelerate.utils import gather_object, is_peft_model
+from accelerate.utils import is_peft_model
 from transformers import PreTrainedModel
 from trl import GRPOTrainer
 from trl.trainer.utils import add_fused_lm_head
 
-from stepgrpo.advantages.token_advantages import step_advantages, token_advantages
+from stepgrpo.advantages.egsw import EntropyWeighting
+from stepgrpo.models.vision_tokens import VISION_PLACEHOLDERS
+from stepgrpo.tasks import StepSplit
 from stepgrpo.training import credit
 from stepgrpo.training.config import StepGRPOConfig
 from stepgrpo.training.lengths import check_prompt_lengths
 
-VISION_PLACEHOLDERS = ("<|image_pad|>", "<|video_pad|>", "<|vision_start|>", "<|vision_end|>", "<|vision_pad|>")
-
 
 def build_reward_funcs(args: StepGRPOConfig) -> list[Callable[..., list[float]]]:
-    """The configured reward functions with α and the reasoning format bound (TRL's contract:
+    """The configured reward functions, built by the task of `reasoning_format` (TRL's contract:
     completions plus every dataset column as keyword arguments)."""
-    from stepgrpo.rewards import trl as rewards
-    from stepgrpo.router import rewards as router
-
-    factories: dict[str, Callable[[], Callable[..., list[float]]]] = {
-        "step_accuracy": lambda: rewards.make_step_accuracy_reward(args.alpha, args.reasoning_format),
-        "step_validity": lambda: rewards.make_step_validity_reward(args.reasoning_format),
-        "outcome": lambda: rewards.make_outcome_reward(args.reasoning_format),
-        # R1-Router Step-GRPO (stepgrpo.router.rewards): each returns None on the other step type's rows.
-        "router_step": lambda: router.make_router_step_reward(router.query_similarity(args.router_embedding_model)),
-        "answer_step": lambda: router.answer_step,
-    }
-    if args.router_rollout == "on_policy":  # the same two rewards, summed over a whole trajectory's turns
-        from stepgrpo.router.onpolicy import make_onpolicy_rewards
-
-        on_policy = dict(zip(("router_step", "answer_step"), make_onpolicy_rewards(
-            router.query_similarity(args.router_embedding_model)), strict=True))
-        factories.update({name: lambda name=name: on_policy[name] for name in on_policy})
+    factories = args.task().reward_factories(args)
     return [factories[name]() for name in args.reward_funcs]
-
-
-def build_rollout_func(args: StepGRPOConfig) -> Callable[..., Any] | None:
-    """TRL's `rollout_func` for `router_rollout: on_policy` (`stepgrpo.router.onpolicy`), else None."""
-    if args.router_rollout != "on_policy":
-        return None
-    from stepgrpo.router.kb import KnowledgeBases
-    from stepgrpo.router.onpolicy import RouterRollout
-
-    return RouterRollout(KnowledgeBases.load(args.router_kb))
 
 
 class StepGRPOTrainer(GRPOTrainer):
@@ -86,8 +59,11 @@ class StepGRPOTrainer(GRPOTrainer):
         checkable = processing_class is not None and hasattr(train_dataset, "select_columns")
         if args.max_prompt_length is not None and checkable:
             check_prompt_lengths(train_dataset, processing_class, args.max_prompt_length)
-        if args.router_rollout == "on_policy":
-            kwargs.setdefault("rollout_func", build_rollout_func(args))
+        task = args.task()
+        rollout_func = task.rollout_func(args) if "rollout_func" not in kwargs else None
+        if rollout_func is not None:
+            kwargs["rollout_func"] = rollout_func
+        self._step_credit = task.step_credit(args)
         super().__init__(model=model, reward_funcs=reward_funcs or build_reward_funcs(args), args=args,
                          train_dataset=train_dataset, processing_class=processing_class, **kwargs)
         if self._is_vlm and not self.use_vllm:
@@ -96,28 +72,17 @@ class StepGRPOTrainer(GRPOTrainer):
             self._score_at_logprob_temperature(args.logprob_temperature)
         if args.completion_table_steps and self.accelerator.is_main_process:
             os.makedirs(os.path.join(args.output_dir, "completions"), exist_ok=True)
-        self._egsw_source = self._choose_egsw_source() if args.egsw else None
-        self._capture_entropy = False
-        self._rollout_entropies: torch.Tensor | None = None
-        self._egsw_pending: dict[str, Any] | None = None
+        self._egsw = None
+        if args.egsw:
+            source = EntropyWeighting.choose_source(
+                args.gradient_accumulation_steps, args.steps_per_generation, self.num_iterations,
+                scores_rollout=self.use_vllm and self.vllm_importance_sampling_correction)
+            self._egsw = EntropyWeighting(args.egsw, source, self.accelerator, self._log_egsw)
 
-    def _choose_egsw_source(self) -> str:
-        """Where EGSW's entropies come from, without a forward pass of our own where possible:
-
-        - "rollout": TRL already scores the rollout with the policy (`old_per_token_logps`, when
-          `num_iterations > 1` or generation and accumulation are misaligned); that pass also
-          returns entropies.
-        - "loss": one micro-batch per generation (`steps_per_generation == 1`, one iteration): the
-          loss pass's entropies come from the rollout policy and every group is in the batch
-          (gathered across processes).
-        - "extra": otherwise (gradient accumulation over one generation): an extra no-grad pass at
-          rollout, the only way to see a group whole before its first micro-batch's loss.
-        """
-        args = self.args
-        scored = args.gradient_accumulation_steps % (args.steps_per_generation * self.num_iterations) != 0
-        if scored or (self.use_vllm and self.vllm_importance_sampling_correction):
-            return "rollout"
-        return "loss" if args.steps_per_generation == 1 and self.num_iterations == 1 else "extra"
+    @property
+    def _egsw_source(self) -> str | None:
+        """Where EGSW's entropies come from (`EntropyWeighting`): "rollout", "loss", "extra"; None: off."""
+        return self._egsw.source if self._egsw is not None else None
 
     def _score_at_logprob_temperature(self, temperature: float) -> None:
         """Log-probabilities of the loss (policy and reference) at `temperature`, sampling unchanged.
@@ -144,47 +109,37 @@ class StepGRPOTrainer(GRPOTrainer):
         self.generation_kwargs["suppress_tokens"] = suppressed
 
     def _generate_and_score_completions(self, inputs: list[dict[str, Any]]) -> dict[str, Any]:
+        """TRL's rollout (generation, rewards, GRPO advantages), then our post-processing in order:
+        the step split, step credit, EGSW weights."""
         training = self.model.training
-        egsw_rollout = training and self._egsw_source in ("rollout", "extra")
-        self._capture_entropy, self._rollout_entropies = egsw_rollout and self._egsw_source == "rollout", None
-        try:
+        if self._egsw is None:
             output = super()._generate_and_score_completions(inputs)
-        finally:
-            self._capture_entropy = False
+        else:
+            with self._egsw.rollout(training):
+                output = super()._generate_and_score_completions(inputs)
         step_mode = self.args.advantage_mode == "step"
-        step_egsw = bool(self.args.egsw) and self.args.egsw["level"] == "step"
-        if not (step_mode or (training and self.args.egsw)):
+        weighting = training and self._egsw is not None
+        if not (step_mode or weighting):
             return output
         group_size = self.num_generations if training else self.num_generations_eval
-        count = len(inputs)
-        first = self.accelerator.process_index * count
-        if self.args.egsw:
-            output["egsw_row"] = torch.arange(first, first + count, device=output["completion_ids"].device)
-        if step_mode and self.args.router_rollout == "on_policy":  # step spans are the trajectory's model turns
-            output["advantages"] = credit.router_token_advantages(output, inputs, self.args, group_size, first)
-            return output
-        if step_mode or step_egsw:
-            ids = output["completion_ids"]
-            texts = self._tokenizer.batch_decode(ids, skip_special_tokens=True)  # what the rewards read
-
-            def decode(row: list[int]) -> str:
-                return self._tokenizer.decode(row, skip_special_tokens=True)
-
-            results = credit.batch_step_rewards(texts, inputs, self.args, with_rewards=step_mode)
-            output["step_index"] = credit.batch_step_index(ids, texts, results, decode)
-        if step_mode:  # normalised over whole groups: gather every process's step rewards first
-            everyone = gather_object([list(result.rewards) for result in results])
-            advantages, _ = step_advantages(everyone, group_size)
-            output["advantages"] = token_advantages(output["advantages"], advantages[first:first + count],
-                                                    output["step_index"], output["completion_mask"],
-                                                    self.args.step_advantage_coef)
-        if egsw_rollout:
-            entropies = self._rollout_entropies
-            if entropies is None:
-                entropies = self._policy_entropies(output)
-            self._log_egsw(credit.apply_egsw(output, entropies, self.args.egsw, group_size, self.accelerator))
-        self._rollout_entropies = None
+        first = self.accelerator.process_index * len(inputs)  # this process's first row in the global batch
+        if self._egsw is not None:
+            output["egsw_row"] = torch.arange(first, first + len(inputs), device=output["completion_ids"].device)
+        if step_mode or (self._egsw is not None and self._egsw.by_step):
+            split = self._split_steps(output, inputs, with_rewards=step_mode)
+            output["step_index"] = split.step_index
+            if step_mode:
+                output["advantages"] = credit.step_credit_advantages(output, split, group_size, first,
+                                                                     self.args.step_advantage_coef)
+        if weighting:
+            self._egsw.weight_rollout(output, group_size, lambda: self._policy_entropies(output))
         return output
+
+    def _split_steps(self, output: dict[str, Any], inputs: list[dict[str, Any]], with_rewards: bool) -> StepSplit:
+        """The task's steps (and, `with_rewards`, their rewards) of this process's completions."""
+        if self._step_credit is None:  # the config refuses step-level settings for such a task
+            raise ValueError(f"the {self.args.task().name} task has no step credit")
+        return self._step_credit(output, inputs, self._tokenizer, with_rewards)
 
     @torch.no_grad()
     def _policy_entropies(self, batch: dict[str, Any]) -> torch.Tensor:
@@ -201,28 +156,22 @@ class StepGRPOTrainer(GRPOTrainer):
                      "num_tiles", "image_sizes", "token_type_ids", "mm_token_type_ids", "image_position_ids")
 
     def _compute_loss(self, model: Any, inputs: dict[str, Any]) -> torch.Tensor:
-        if self._egsw_source != "loss" or not self.model.training:
+        if self._egsw is None:
             return super()._compute_loss(model, inputs)
-        inputs = dict(inputs)  # weighted once, in this copy: the buffered batch stays as generated
-        self._egsw_pending = inputs
-        try:
-            return super()._compute_loss(model, inputs)
-        finally:
-            self._egsw_pending = None
+        with self._egsw.loss_batch(inputs, self.model.training) as batch:
+            return super()._compute_loss(model, batch)
 
     def _get_per_token_logps_and_entropies(self, model: Any, *args: Any, **kwargs: Any):
-        if self._capture_entropy and model is self.model:  # TRL's rollout scoring pass (old_per_token_logps)
-            self._capture_entropy = False
+        egsw = self._egsw
+        if egsw is None:
+            return super()._get_per_token_logps_and_entropies(model, *args, **kwargs)
+        if egsw.claims_scoring_pass(model is self.model):  # TRL's rollout scoring pass (old_per_token_logps)
             kwargs["compute_entropy"] = True
-            logps, self._rollout_entropies, aux_loss = super()._get_per_token_logps_and_entropies(model, *args,
-                                                                                                 **kwargs)
+            logps, entropies, aux_loss = super()._get_per_token_logps_and_entropies(model, *args, **kwargs)
+            egsw.keep_scoring_entropies(entropies)
             return logps, None, aux_loss
         logps, entropies, aux_loss = super()._get_per_token_logps_and_entropies(model, *args, **kwargs)
-        pending, self._egsw_pending = self._egsw_pending, None
-        if pending is not None and entropies is not None:
-            # `_compute_loss` reads `inputs["advantages"]` only after this call (docs/algorithms.md §3)
-            self._log_egsw(credit.apply_egsw(pending, entropies, self.args.egsw, self.num_generations,
-                                             self.accelerator))
+        egsw.weight_loss_batch(entropies, self.num_generations)  # TRL reads the advantages after this call
         return logps, entropies, aux_loss
 
     def _log_egsw(self, stats: dict[str, float]) -> None:
