@@ -44,8 +44,17 @@ def _usage_message(error: BaseException) -> tuple[str, int] | None:
     return message, error.exit_code
 
 
+# Top-level modules of the `[train]` extra: the base install (rewards, score, keysteps) has none of them.
+TRAIN_MODULES = frozenset({"torch", "transformers", "trl", "accelerate", "datasets", "peft", "tokenizers",
+                           "matplotlib", "tensorboard", "bm25s", "numpy", "pandas", "pyarrow", "safetensors"})
+
+
 def describe_error(error: BaseException) -> tuple[str, int]:
     """The one-line message for an error that escaped a command, and the exit status."""
+    missing = getattr(error, "name", None) if isinstance(error, ModuleNotFoundError) else None
+    if missing and missing.split(".")[0] in TRAIN_MODULES:
+        return (f"this command needs the training dependencies ({missing} is not installed): "
+                "pip install 'stepgrpo[train]'"), 2
     if isinstance(error, OSError) and error.strerror:
         where = f"{error.filename}: " if error.filename else ""
         return f"{where}{error.strerror}", 2

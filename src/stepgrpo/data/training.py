@@ -24,8 +24,10 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from stepgrpo.cells import key_steps_cell
 from stepgrpo.data.io import Row, RowError, iter_rows
 from stepgrpo.data.prompts import PROMPTS, build_messages
+from stepgrpo.parsing import FORMATS
 
 
 class TrainingDataError(ValueError):
@@ -38,25 +40,21 @@ class TrainingDataError(ValueError):
         super().__init__(f"{len(errors)} of {total} rows cannot be used:\n{shown}{more}")
 
 
+def settle_row_errors(errors: list[RowError], examples: list[Any], total: int, source: Any,
+                      skipped: list[RowError] | None) -> None:
+    """Raise for bad rows, or for no rows at all; with a `skipped` list (`--skip-bad-rows`), hand the
+    bad rows to it and go on with the rest."""
+    if errors and (skipped is None or not examples):
+        raise TrainingDataError(errors, total)
+    if not examples:
+        raise TrainingDataError([RowError(str(source), "no rows")], 0)
+    if skipped is not None:
+        skipped.extend(errors)
+
+
 def normalize_key_steps(value: Any) -> list[list[str]]:
-    """R1-VL `{"Steps": [...]}` or a plain list → a list of alternative groups."""
-    if value is None:
-        return []
-    if isinstance(value, Mapping):
-        if "Steps" not in value:
-            raise ValueError(f"key_steps: a mapping needs a 'Steps' list, got keys {sorted(value)}")
-        value = value["Steps"]
-    if isinstance(value, str) or not isinstance(value, Iterable):
-        raise ValueError(f"key_steps: expected a list or {{'Steps': [...]}}, got {type(value).__name__}")
-    groups: list[list[str]] = []
-    for index, group in enumerate(value):
-        alternatives = [group] if isinstance(group, str) else group
-        if not isinstance(alternatives, Iterable) or not all(isinstance(alt, str) for alt in alternatives):
-            raise ValueError(f"key_steps[{index}]: expected a string or a list of strings, got {group!r}")
-        alternatives = [alt for alt in alternatives if alt.strip()]
-        if alternatives:
-            groups.append(list(alternatives))
-    return groups
+    """R1-VL `{"Steps": [...]}`, a plain or mixed list, or their JSON text → a list of alternative groups."""
+    return key_steps_cell(value, skip_empty=True)
 
 
 def normalize_choices(value: Any) -> list[str] | None:
@@ -70,6 +68,8 @@ def normalize_choices(value: Any) -> list[str] | None:
 
 
 def _already_prompted(question: str, reasoning_format: str) -> bool:
+    if reasoning_format not in PROMPTS:  # a `parsing.register_format` format with no prompt: rows bring theirs
+        return True
     preamble = PROMPTS[reasoning_format].split("{question}")[0].strip()
     return preamble[:80] in question
 
@@ -120,15 +120,17 @@ def convert_row(data: dict[str, Any], reasoning_format: str = "r1vl", base: Path
 
 
 def build_dataset(source: str | Path | Iterable[dict[str, Any]], reasoning_format: str = "r1vl",
-                  sft: bool = False, limit: int | None = None):
+                  sft: bool = False, limit: int | None = None, skipped: list[RowError] | None = None):
     """Read `source` (a data file or folder, or rows in memory) into a `datasets.Dataset`.
 
     Every bad row is collected and reported at once (file:line and field) before anything trains.
+    With a `skipped` list (`--skip-bad-rows`), bad rows are left out and appended to it instead;
+    only a source with no usable row at all is still an error.
     """
     import datasets
 
-    if reasoning_format not in PROMPTS:
-        raise ValueError(f"unknown reasoning_format {reasoning_format!r}; allowed: {sorted(PROMPTS)}")
+    if reasoning_format not in PROMPTS and reasoning_format not in FORMATS:
+        raise ValueError(f"unknown reasoning_format {reasoning_format!r}; allowed: {sorted({*PROMPTS, *FORMATS})}")
     if isinstance(source, (str, Path)):
         base = Path(source).parent if Path(source).is_file() else Path(source)
         items = iter_rows(source)
@@ -152,15 +154,13 @@ def build_dataset(source: str | Path | Iterable[dict[str, Any]], reasoning_forma
             continue
         example["row"] = item.where
         examples.append(example)
-    if errors:
-        raise TrainingDataError(errors, total)
-    if not examples:
-        raise TrainingDataError([RowError(str(source), "no rows")], 0)
     has_images = [example["image"] is not None for example in examples]
     if any(has_images) and not all(has_images):
-        missing = [RowError(example["row"], "image: missing while other rows have one")
+        errors += [RowError(example["row"], "image: missing while other rows have one")
                    for example in examples if example["image"] is None]
-        raise TrainingDataError(missing, total)
+        examples = [example for example in examples if example["image"] is not None]
+        has_images = [True] * len(examples)
+    settle_row_errors(errors, examples, total, source, skipped)
     features = {
         "prompt": [{"role": datasets.Value("string"), "content": datasets.Value("string")}],
         "solution": datasets.Value("string"),

@@ -1,6 +1,7 @@
 """Rule-based step-wise rewards (StepRAR, StepRVR, outcome), pure functions with no torch import.
 
-Usable alone from TRL (`stepgrpo.rewards.trl`), verl (`stepgrpo.rewards.verl`) or a script.
+Usable alone from TRL (`stepgrpo.rewards.trl`), verl (`stepgrpo.rewards.verl`), EasyR1
+(`stepgrpo.rewards.easyr1`) or a script.
 """
 
 from stepgrpo.rewards.accuracy import ALPHA, AccuracyReport, accuracy_report, step_accuracy

@@ -77,7 +77,7 @@ def build_step_dataset(source: str | Path | Iterable[dict[str, Any]], reasoning_
     import datasets
     from PIL import Image
 
-    from stepgrpo.data.training import TrainingDataError
+    from stepgrpo.data.training import settle_row_errors
 
     if isinstance(source, (str, Path)):
         base = Path(source).parent if Path(source).is_file() else Path(source)
@@ -114,12 +114,7 @@ def build_step_dataset(source: str | Path | Iterable[dict[str, Any]], reasoning_
         if sft:
             example["completion"] = [{"role": "assistant", "content": step.completion()}]
         examples.append(example)
-    if errors and (skipped is None or not examples):
-        raise TrainingDataError(errors, total)
-    if not examples:
-        raise TrainingDataError([RowError(str(source), "no rows")], 0)
-    if skipped is not None:
-        skipped.extend(errors)
+    settle_row_errors(errors, examples, total, source, skipped)
     message = {"role": datasets.Value("string"), "content": datasets.Value("string")}
     features: dict[str, Any] = {
         "prompt": [message], "step_type": datasets.Value("string"), "ref_query": datasets.Value("string"),
