@@ -49,7 +49,7 @@ def run_once(kind: str, model_dir: Path, data: Path, out: Path, steps: int) -> l
     common = dict(output_dir=str(out), use_cpu=True, bf16=False, per_device_train_batch_size=8,
                   num_generations=4, max_completion_length=32, max_steps=steps, learning_rate=1e-4, beta=0.04,
                   loss_type="grpo", temperature=1.2, logging_steps=1, save_strategy="no", report_to="none",
-                  gradient_checkpointing=False, seed=0, disable_tqdm=True)
+                  activation_checkpointing=False, seed=0, disable_tqdm=True)
     step_args = StepGRPOConfig(**common, advantage_mode="step" if kind == "stepgrpo-step" else "sequence")
     rewards = build_reward_funcs(step_args)  # the same callables for both trainers
     model, processor = load_model_and_processor(model_dir)

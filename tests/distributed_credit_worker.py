@@ -17,7 +17,7 @@ from stepgrpo.training.trainer import StepGRPOTrainer
 def main(model_dir: str, data: str, out: str) -> None:
     args = StepGRPOConfig(output_dir=out, use_cpu=True, bf16=False, per_device_train_batch_size=2,
                           max_completion_length=8, max_steps=2, learning_rate=1e-3, logging_steps=1,
-                          save_strategy="no", report_to="none", gradient_checkpointing=False, seed=0,
+                          save_strategy="no", report_to="none", activation_checkpointing=False, seed=0,
                           advantage_mode="step", egsw={"alpha": 1.0, "temperature": 0.3, "level": "step"})
     model, processor = load_model_and_processor(model_dir)
     trainer = StepGRPOTrainer(model=model, args=args, train_dataset=build_dataset(data), processing_class=processor)

@@ -29,6 +29,9 @@ def test_quick_demo_writes_report_table_and_plots(tmp_path):
     markdown = (out / "report.md").read_text()
     for label in labels:
         assert f"| {label} |" in markdown
+    for stage in report["timings"]:  # stage timings as a table, not a raw dict
+        assert f"| {stage} | {report['timings'][stage]:.1f} |" in markdown
+    assert "{'" not in markdown
     assert report["plots"], "no curve was plotted"
     for name in report["plots"]:
         assert f"]({name})" in markdown

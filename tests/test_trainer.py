@@ -19,7 +19,7 @@ from stepgrpo.training.trainer import StepGRPOTrainer, build_reward_funcs
 def make_args(tmp_path, **overrides) -> StepGRPOConfig:
     values = dict(output_dir=str(tmp_path / "out"), use_cpu=True, bf16=False, per_device_train_batch_size=8,
                   max_completion_length=12, max_steps=1, learning_rate=1e-3, logging_steps=1, save_strategy="no",
-                  report_to="none", gradient_checkpointing=False, seed=0)
+                  report_to="none", activation_checkpointing=False, seed=0)
     return StepGRPOConfig(**{**values, **overrides})
 
 

@@ -136,7 +136,7 @@ def warm_up(base: Path, data: Path, out: Path, settings: DemoSettings) -> Path:
                  "num_train_epochs": settings.sft_epochs, "per_device_train_batch_size": settings.sft_batch_size,
                  "learning_rate": settings.sft_learning_rate, "warmup_steps": 10, "lr_scheduler_type": "cosine",
                  "logging_steps": 10, "save_strategy": "no", "report_to": "none", "max_pixels": 12544,
-                 "gradient_checkpointing": False, "seed": settings.seed}
+                 "activation_checkpointing": False, "seed": settings.seed}
     run, args = config_from_mapping(sft_settings, config_cls=StepSFTConfig, source="demo")
     return sft(run, args)
 
@@ -260,6 +260,14 @@ learns on a toy task, not the paper's numbers. One seed; `benchmarks/ablation.py
 
 {images}
 
-Wall time {report["wall_seconds"]} s, peak memory {report["peak_memory_gb"]} GB. Stage timings (s):
-{report["timings"]}.
+Wall time {report["wall_seconds"]} s, peak memory {report["peak_memory_gb"]} GB.
+
+{timings_table(report["timings"])}
 """
+
+
+def timings_table(timings: dict[str, float]) -> str:
+    """The stage timings as a markdown table, in the order the stages ran."""
+    lines = ["| stage | seconds |", "|---|---|"]
+    lines += [f"| {stage} | {seconds:.1f} |" for stage, seconds in timings.items()]
+    return "\n".join(lines)

@@ -6,9 +6,15 @@ feed videos, so this subclass declares only the image processor and the tokenize
 `ProcessorMixin` derives the sub-processors from the `__init__` signature and the call path
 skips videos when the attribute is absent. Importing this module registers the class with
 `AutoProcessor` for both Qwen2-VL configs, so TRL's own loading path finds it too.
+
+`min_pixels` / `max_pixels` given to `from_pretrained` become the image processor's `size` bounds
+(where transformers 5.23 keeps them, saved with the folder): given as processor keyword arguments
+they would be passed to every call, which transformers deprecates with a FutureWarning.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from transformers import AutoProcessor, Qwen2_5_VLConfig, Qwen2VLConfig, Qwen2VLProcessor
 from transformers.processing_utils import ProcessorMixin
@@ -25,6 +31,17 @@ class Qwen2VLImageOnlyProcessor(Qwen2VLProcessor):
         self.image_token_id = tokenizer.convert_tokens_to_ids(self.image_token)
         self.video_token_id = tokenizer.convert_tokens_to_ids(self.video_token)
         ProcessorMixin.__init__(self, image_processor, tokenizer, chat_template=chat_template)
+
+    @classmethod
+    def from_pretrained(cls, *args: Any, min_pixels: int | None = None, max_pixels: int | None = None,
+                        **kwargs: Any) -> Qwen2VLImageOnlyProcessor:
+        """The saved processor, with the resize bounds that are given (pixels) set on its image processor."""
+        processor = super().from_pretrained(*args, **kwargs)
+        size = processor.image_processor.size
+        for edge, pixels in (("shortest_edge", min_pixels), ("longest_edge", max_pixels)):
+            if pixels is not None:
+                size[edge] = pixels
+        return processor
 
 
 for _config in (Qwen2VLConfig, Qwen2_5_VLConfig):
