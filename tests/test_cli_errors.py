@@ -105,7 +105,10 @@ def corrupt_image_rows(folder: Path) -> Path:
 @pytest.mark.parametrize("command", ["train", "sft"])
 def test_corrupt_images_are_named_before_the_model_loads(tmp_path, command):
     data = corrupt_image_rows(tmp_path / "data")
-    # the model folder does not exist: reaching the image error proves no model was loaded first
+    # a model folder that cannot load (its config.json is empty; a missing folder is refused earlier, with the
+    # settings): reaching the image error proves no model was loaded first
+    (tmp_path / "no-model").mkdir()
+    (tmp_path / "no-model" / "config.json").write_text("{}")
     result = runner.invoke(app, [command, "--model", str(tmp_path / "no-model"), "--train_data", str(data),
                                  "--output_dir", str(tmp_path / "o"), "--report_to", "none"])
     assert result.exit_code == 2, result.output

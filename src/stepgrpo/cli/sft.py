@@ -1,4 +1,4 @@
-"""`stepgrpo sft CONFIG.yaml [--key value ...]`: warm-up on reference reasoning (TRL SFTTrainer)."""
+"""`stepgrpo sft [--config recipe.yaml] [--key value ...]`: warm-up on reference reasoning (TRL SFTTrainer)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from typing import Annotated
 import typer
 
 from stepgrpo.cli.app import app
-from stepgrpo.cli.train import EXTRA_ARGS, end_processes, fail, split_config_argument, split_resume_argument
+from stepgrpo.cli.train import EXTRA_ARGS, check_recipe, end_processes, fail, fields_help
 
 
-@app.command("sft", context_settings=EXTRA_ARGS)
+@app.command("sft", context_settings=EXTRA_ARGS, epilog=fields_help("sft"))
 def sft_command(
     ctx: typer.Context,
     overwrite: Annotated[bool, typer.Option(help="Start over in an output_dir holding checkpoints of an earlier "
@@ -18,10 +18,11 @@ def sft_command(
     skip_bad_rows: Annotated[bool, typer.Option(help="Drop rows that cannot be used or whose images cannot be "
                                                      "read (named and counted) instead of stopping.")] = False,
 ) -> None:
-    """Supervised warm-up: `stepgrpo sft [CONFIG.yaml] [--resume [PATH]] [--key value ...]`.
+    """Supervised warm-up: `stepgrpo sft [--config recipe.yaml] [--resume [PATH]] [--key value ...]`.
 
     Rows as for `train` plus `reasoning` (the reference completion). The result in
     output_dir/final is a starting `model:` for `stepgrpo train`. --resume works as for `train`."""
+    resume, config, overrides = check_recipe(ctx.args, None, "sft")
     from stepgrpo.data.io import DataFileError
     from stepgrpo.data.training import TrainingDataError
     from stepgrpo.training.config import ConfigError, load_train_config
@@ -29,8 +30,6 @@ def sft_command(
     from stepgrpo.training.sft import StepSFTConfig, sft
 
     try:
-        resume, rest = split_resume_argument(ctx.args)
-        config, overrides = split_config_argument(rest)
         run, args = load_train_config(config, overrides, config_cls=StepSFTConfig)
         final = sft(run, args, resume=resume, overwrite=overwrite, skip_bad_rows=skip_bad_rows)
     except (ConfigError, DataFileError, TrainingDataError, PromptTooLongError, FileNotFoundError) as error:

@@ -1,4 +1,7 @@
-"""`stepgrpo train CONFIG.yaml [--key value ...]`: StepGRPO reinforcement learning on TRL."""
+"""`stepgrpo train [--config recipe.yaml | CONFIG.yaml] [--key value ...]`: StepGRPO reinforcement learning on TRL.
+
+The recipe is checked (every unknown key, bad value, missing model folder or data path at once)
+before TRL and torch are imported, so mistakes are reported in about a second."""
 
 from __future__ import annotations
 
@@ -44,10 +47,76 @@ def split_resume_argument(args: list[str]) -> tuple[bool | str, list[str]]:
 
 
 def split_config_argument(args: list[str]) -> tuple[Path | None, list[str]]:
-    """The optional leading CONFIG.yaml, and the --key value pairs after it."""
+    """The recipe file (`--config PATH`, `--config=PATH` as TRL's scripts take it, or a leading
+    CONFIG.yaml), and the --key value pairs left."""
+    from stepgrpo.training.recipe import ConfigError
+
+    configs: list[str] = []
+    rest: list[str] = []
+    index = 0
     if args and not args[0].startswith("--"):
-        return Path(args[0]), args[1:]
-    return None, list(args)
+        configs.append(args[0])
+        index = 1
+    while index < len(args):
+        arg = args[index]
+        if arg == "--config":
+            if index + 1 >= len(args) or args[index + 1].startswith("--"):
+                raise ConfigError("command line: --config needs a recipe file (--config recipe.yaml)")
+            configs.append(args[index + 1])
+            index += 1
+        elif arg.startswith("--config="):
+            configs.append(arg.split("=", 1)[1])
+        else:
+            rest.append(arg)
+        index += 1
+    if len(configs) > 1:
+        raise ConfigError(f"command line: one recipe file please, got {', '.join(configs)}")
+    return (Path(configs[0]) if configs else None), rest
+
+
+def fields_help(kind: str) -> str:
+    """Every setting with its default and help, for `--help` (a paragraph per section, a line per setting)."""
+    from rich.markup import escape
+
+    from stepgrpo.training.fields import shipped_table
+    from stepgrpo.training.recipe import ALIASES, UNSUPPORTED, run_fields
+
+    aliases: dict[str, list[str]] = {}
+    for alias, name in ALIASES.items():
+        aliases.setdefault(name, []).append(alias)
+
+    def line(name: str, default: str, text: str, choices: list[str] | None = None) -> str:
+        also = f" (also --{', --'.join(aliases[name])})" if name in aliases else ""
+        allowed = f" Allowed: {', '.join(choices)}." if choices else ""
+        return escape(f"  --{name}{also} [default: {default}] {text}{allowed}".rstrip())
+
+    run_lines = [line(name, "required" if info.is_required() else str(info.default).replace("None", "null"),
+                      info.description or "") for name, info in run_fields().items()]
+    run_lines.append(escape(f"  Accepted at TRL's default only (not implemented): {', '.join(UNSUPPORTED)}."))
+    sections = ["[b]Run settings[/b] (model, data, LoRA, images; TRL ModelConfig / ScriptArguments names):\n"
+                + "\n".join(run_lines)]
+    trainer = "GRPOConfig" if kind == "train" else "SFTConfig"
+    titles = {"stepgrpo": "stepgrpo settings", "trl": f"TRL {trainer} settings",
+              "transformers": "transformers TrainingArguments settings"}
+    table = shipped_table(kind)
+    for origin, title in titles.items():
+        sections.append(f"[b]{title}[/b]:\n" + "\n".join(line(name, entry["default"], entry["help"], entry["choices"])
+                                                          for name, entry in table.items()
+                                                          if entry["origin"] == origin))
+    return "\n\n".join(sections)
+
+
+def check_recipe(args: list[str], preset: str | None, kind: str) -> tuple[bool | str, Path | None, list[str]]:
+    """Split the extra arguments and check the recipe before TRL is imported; exit with every problem."""
+    from stepgrpo.training.recipe import ConfigError, check_command_line
+
+    try:
+        resume, rest = split_resume_argument(args)
+        config, overrides = split_config_argument(rest)
+        check_command_line(config, overrides, preset, kind)
+    except ConfigError as error:
+        fail(str(error))
+    return resume, config, overrides
 
 
 def end_processes() -> None:
@@ -63,32 +132,33 @@ def fail(message: str) -> NoReturn:
     raise typer.Exit(2)
 
 
-@app.command("train", context_settings=EXTRA_ARGS)
+@app.command("train", context_settings=EXTRA_ARGS, epilog=fields_help("train"))
 def train_command(
     ctx: typer.Context,
-    preset: Annotated[str | None, typer.Option(help="Start from a preset (see docs/training.md): "
+    preset: Annotated[str | None, typer.Option(help="Start from a preset (settings shipped with stepgrpo): "
                                                      f"{', '.join(shipped_presets())}.")] = None,
     overwrite: Annotated[bool, typer.Option(help="Start over in an output_dir holding checkpoints of an earlier "
                                                  "run (deletes them).")] = False,
     skip_bad_rows: Annotated[bool, typer.Option(help="Drop rows that cannot be used or whose images cannot be "
                                                      "read (named and counted) instead of stopping.")] = False,
 ) -> None:
-    """Train with StepGRPO: `stepgrpo train [CONFIG.yaml] [--resume [PATH]] [--key value ...]`.
+    """Train with StepGRPO: `stepgrpo train [--config recipe.yaml] [--resume [PATH]] [--key value ...]`.
 
-    Settings come from the preset, then the YAML file, then --key value pairs (any field in
-    docs/training.md), e.g. `stepgrpo train --preset tiny --model runs/tiny --train_data rows.jsonl`.
-    Every row and image is checked before the model loads.
+    Settings come from the preset, then the recipe (YAML; `stepgrpo train CONFIG.yaml` works too),
+    then --key value pairs: any setting listed below, by our or TRL's name, e.g.
+    `stepgrpo train --preset tiny --model_name_or_path runs/tiny --dataset_name rows.jsonl`.
+    All problems with the settings are reported at once; every row and image is checked before the
+    model loads.
 
     --resume: continue from the newest complete checkpoint-N in output_dir (ones left incomplete
     by a crash during a save are skipped and named); --resume PATH: from that checkpoint."""
+    resume, config, overrides = check_recipe(ctx.args, preset, "train")
     from stepgrpo.data.io import DataFileError
     from stepgrpo.data.training import TrainingDataError
     from stepgrpo.training.config import ConfigError, load_train_config
     from stepgrpo.training.lengths import PromptTooLongError
 
     try:
-        resume, rest = split_resume_argument(ctx.args)
-        config, overrides = split_config_argument(rest)
         run, args = load_train_config(config, overrides, preset)
     except ConfigError as error:
         fail(str(error))

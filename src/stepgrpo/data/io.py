@@ -1,5 +1,9 @@
-"""Reading and writing dataset rows in the formats users bring: JSONL, a JSON list, parquet, or a
-folder saved by `datasets.Dataset.save_to_disk`.
+"""Reading and writing dataset rows in the formats users bring: JSONL, a JSON list, and anything
+`datasets.load_dataset` reads (parquet, CSV and Arrow files, data folders, folders written by
+`save_to_disk`, and for training sources (`DataSource`) hub dataset ids).
+
+JSONL and JSON lists are read here, line by line, so that a malformed line is named by its number
+and the other rows are still read; `datasets` reads the rest (its errors name the source).
 
 Every row carries where it came from (`file:line` for JSONL, `file[index]` otherwise) so that an
 error can name it, and a malformed row is reported as a `RowError` instead of stopping the read:
@@ -11,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,33 +50,81 @@ class DataFileError(ValueError):
     """A whole file cannot be read (missing, unknown format, not JSON at all)."""
 
 
+HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[\w.-]+)?")
+DATA_SUFFIXES = (".jsonl", ".ndjson", ".json", ".parquet", ".csv", ".tsv", ".arrow", ".txt")
+
+
+def hub_offline() -> bool:
+    return any(os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+               for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"))
+
+
+def looks_local(name: str) -> bool:
+    """Whether a missing `name` can only be a local path (a hub id is `name` or `org/name`): it starts
+    with `.`, `/` or `~`, has more than one `/`, a data-file suffix, or an `org` part that is a local
+    folder; offline (HF_HUB_OFFLINE=1) every name is."""
+    if hub_offline() or not HUB_ID.fullmatch(name) or name.lower().endswith(DATA_SUFFIXES):
+        return True
+    return "/" in name and Path(name.split("/")[0]).is_dir()
+
+
+def offline_note(name: str) -> str:
+    """Why a name that could be a hub id was taken for a path."""
+    hub_like = HUB_ID.fullmatch(name) and not name.lower().endswith(DATA_SUFFIXES)
+    return " (hub ids are not fetched with HF_HUB_OFFLINE=1)" if hub_like and hub_offline() else ""
+
+
+class DataSource(str):
+    """A training data location (a path or a hub dataset id) with the `load_dataset` configuration
+    name and split to read; a `str`, so every reader that takes a path takes it."""
+
+    config: str | None
+    split: str
+
+    def __new__(cls, value: str | Path, config: str | None = None, split: str = "train") -> DataSource:
+        source = super().__new__(cls, str(value))
+        source.config, source.split = config, split
+        return source
+
+
+DATASETS_BUILDERS = {".parquet": "parquet", ".csv": "csv", ".arrow": "arrow"}
+"""File suffixes read with `datasets.load_dataset(builder, data_files=...)`."""
+
+
 def _kind(path: Path) -> str:
     if path.is_dir():
-        return "hf"
+        names = {entry.name for entry in path.iterdir()}
+        return "saved" if names & {"state.json", "dataset_dict.json"} else "folder"
     suffix = path.suffix.lower()
     if suffix in {".jsonl", ".ndjson"}:
         return "jsonl"
     if suffix == ".json":
         return "json"
-    if suffix == ".parquet":
-        return "parquet"
+    if suffix in DATASETS_BUILDERS:
+        return DATASETS_BUILDERS[suffix]
     raise DataFileError(
-        f"{path}: unknown data format {suffix!r} (use .jsonl, .json, .parquet or a saved datasets folder)"
+        f"{path}: unknown data format {suffix!r} (use .jsonl, .json, .parquet, .csv, .arrow, a data folder or a "
+        "saved datasets folder)"
     )
 
 
 def iter_rows(path: str | Path) -> Iterator[Row | RowError]:
-    """Yield each row of `path`, or a `RowError` for a row that is not a JSON object."""
-    path = Path(path)
+    """Yield each row of `path`, or a `RowError` for a row that is not a JSON object. A `DataSource`
+    that is no local path is read as a hub dataset id (unless it can only be a path)."""
+    source = path
+    path = Path(path).expanduser()
     if not path.exists():
-        raise DataFileError(f"{path}: no such file or folder")
+        if isinstance(source, DataSource) and not looks_local(str(source)):
+            yield from _iter_datasets(source, "hub")
+            return
+        raise DataFileError(f"{source}: no such file or folder{offline_note(str(source))}")
     kind = _kind(path)
     if kind == "jsonl":
         yield from _iter_jsonl(path)
     elif kind == "json":
         yield from _iter_json_list(path)
     else:
-        yield from _iter_datasets(path, kind)
+        yield from _iter_datasets(source, kind)
 
 
 def read_rows(path: str | Path) -> tuple[list[Row], list[RowError]]:
@@ -116,17 +169,43 @@ def _iter_json_list(path: Path) -> Iterator[Row | RowError]:
             yield RowError(where, f"expected a JSON object, got {type(item).__name__}")
 
 
-def _iter_datasets(path: Path, kind: str) -> Iterator[Row | RowError]:
+def _load(source: str | Path, kind: str) -> Any:
+    """The rows of `source` as a `datasets.Dataset` (one split: `DataSource.split`, default train)."""
+    import datasets
+
+    config, split = getattr(source, "config", None), getattr(source, "split", "train")
+    path = str(Path(source).expanduser()) if kind != "hub" else str(source)
+    if kind == "saved":
+        dataset = datasets.load_from_disk(path)
+        if isinstance(dataset, datasets.DatasetDict):
+            if split not in dataset:
+                raise DataFileError(f"{source}: holds splits {list(dataset)}, not {split!r}; choose one with "
+                                    "dataset_train_split (or pass the folder of one split)")
+            dataset = dataset[split]
+        return dataset
+    if kind in DATASETS_BUILDERS.values():
+        return datasets.load_dataset(kind, data_files=path, split="train")
+    return datasets.load_dataset(path, name=config, split=split)  # a data folder or a hub id
+
+
+def _iter_datasets(source: str | Path, kind: str) -> Iterator[Row | RowError]:
     import datasets
 
     try:
-        dataset = datasets.load_from_disk(str(path)) if kind == "hf" else datasets.Dataset.from_parquet(str(path))
+        dataset = _load(source, kind)
+    except DataFileError:
+        raise
     except Exception as error:  # datasets raises many types for unreadable input
-        raise DataFileError(f"{path}: cannot read as {kind}: {error}") from None
-    if isinstance(dataset, datasets.DatasetDict):
-        raise DataFileError(f"{path}: holds splits {list(dataset)}; pass the folder of one split")
+        first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        what = "a hub dataset" if kind == "hub" else kind
+        raise DataFileError(f"{source}: cannot read as {what} ({type(error).__name__}: {first})") from None
+    for name, feature in dataset.features.items():  # images stay bytes or paths until training reads them
+        if isinstance(feature, datasets.Image):
+            dataset = dataset.cast_column(name, datasets.Image(decode=False))
+        elif isinstance(feature, datasets.List | datasets.Sequence) and isinstance(feature.feature, datasets.Image):
+            dataset = dataset.cast_column(name, datasets.List(datasets.Image(decode=False)))
     for index, item in enumerate(dataset):
-        yield Row(f"{path}[{index}]", dict(item))
+        yield Row(f"{source}[{index}]", dict(item))
 
 
 def output_kind(path: str | Path) -> str:

@@ -2,16 +2,21 @@
 
 Accepted row fields (R1-VL-10K's layout and plain ones):
 
-- `question` or `problem`: the question text. A `problem` that already carries the reasoning
-  prompt (as R1-VL's do) is used verbatim; otherwise it is wrapped in the prompt of
-  `reasoning_format`.
-- `image` (a PIL image, bytes dict or path) or `image_path`: optional; relative paths are
-  resolved against the data file's folder.
-- `solution`: the ground truth (a bare answer or text with `### The final answer is: X`).
+- `question` or `problem`: the question text; or a `prompt` (TRL's layout: the last user turn of a
+  conversation, or text). A question that already carries the reasoning prompt (as R1-VL's
+  `problem` does) is used verbatim; otherwise it is wrapped in the prompt of `reasoning_format`.
+- `image` (a PIL image, a datasets bytes/path dict, bytes or a path), `images` or `image_path` (a
+  path or a one-entry list): optional; relative paths are resolved against the data file's folder
+  (for a data folder: the folder, else the folder it is in).
+- `solution`: the ground truth (a bare answer or text with `### The final answer is: X`); a row
+  with a `messages` / `conversations` conversation and no `solution` uses its assistant turn.
 - `key_steps`: `{"Steps": [...]}` (R1-VL) or a plain list; each key step is a list of equivalent
   alternatives or a single string (one alternative). Optional: no key steps gives k = 0.
 - `choices`: optional multiple-choice options, a list or a `{"A": ..., "B": ...}` mapping.
-- `reasoning` (SFT only): the reference completion to imitate.
+- `reasoning` (SFT only): the reference completion to imitate (or the last assistant turn of
+  `messages` / `conversations`).
+
+Every layout `stepgrpo keysteps` writes (`keep`, `r1vl`, `trl`) is such a row.
 
 Output columns: `prompt` (chat messages), `image` (only if some row has one), `solution`,
 `key_steps` (list of lists of strings), `choices` (list of strings or None), `row` (where the row
@@ -26,6 +31,7 @@ from typing import Any
 
 from stepgrpo.cells import key_steps_cell
 from stepgrpo.data.io import Row, RowError, iter_rows
+from stepgrpo.data.layouts import CONVERSATION_FIELDS, DEFAULT_FIELDS, Fields, LayoutError
 from stepgrpo.data.prompts import PROMPTS, build_messages
 from stepgrpo.parsing import FORMATS
 
@@ -74,47 +80,89 @@ def _already_prompted(question: str, reasoning_format: str) -> bool:
     return preamble[:80] in question
 
 
+def _question(data: dict[str, Any]) -> Any:
+    """`question` / `problem`, else the last user turn of a conversational `prompt` (`keysteps --layout trl`)
+    or of `messages` / `conversations`, else a plain-text `prompt`."""
+    question = data.get("question", data.get("problem"))
+    if question is None and any(data.get(name) is not None for name in ("prompt", *CONVERSATION_FIELDS)):
+        question = DEFAULT_FIELDS.question_of({name: data.get(name) for name in ("prompt", *CONVERSATION_FIELDS)})
+    return question
+
+
 def _image(data: dict[str, Any], base: Path | None) -> Any:
+    """The row's one image: `image` (a PIL image, a datasets bytes/path dict, bytes or a path), or the
+    single entry of `images` / `image_path` (keysteps' layouts write lists)."""
     image = data.get("image")
-    if image is None and data.get("image_path"):
-        image = str(data["image_path"])
-    if isinstance(image, str):
-        path = Path(image)
+    for name in ("images", "image_path"):
+        if image is None and data.get(name) is not None:
+            image = data[name]
+            if isinstance(image, list | tuple):
+                if len(image) > 1:
+                    raise ValueError(f"{name}: {len(image)} images; training takes one image per row")
+                image = image[0] if image else None
+    if isinstance(image, bytes):
+        return {"bytes": image, "path": None}
+    if isinstance(image, str | Path):
+        path = Path(image).expanduser()
         if not path.is_absolute() and base is not None:
-            path = base / path
+            # a data folder (e.g. `keysteps ... OUT` without a suffix) sits beside the images it names
+            path = next((folder / path for folder in (base, base.parent) if (folder / path).is_file()), base / path)
         if not path.is_file():
             raise ValueError(f"image: no such file {path}")
         return str(path)
     return image
 
 
+def _conversation_reasoning(data: dict[str, Any]) -> str | None:
+    """The last assistant turn of `messages` / `conversations` (SFT rows), or None."""
+    for name in CONVERSATION_FIELDS:
+        if data.get(name):
+            try:
+                return Fields(reasoning=name).reasoning_of(data)
+            except LayoutError:
+                return None
+    return None
+
+
+def _reasoning(data: dict[str, Any]) -> Any:
+    """SFT's reference completion: `reasoning` / `response`, else the conversation's assistant turn."""
+    reasoning = data.get("reasoning", data.get("response"))
+    return _conversation_reasoning(data) if reasoning is None else reasoning
+
+
 def convert_row(data: dict[str, Any], reasoning_format: str = "r1vl", base: Path | None = None,
                 sft: bool = False) -> dict[str, Any]:
     """One user row → one training example; raises ValueError naming the bad field."""
-    question = data.get("question", data.get("problem"))
+    question = _question(data)
     if not isinstance(question, str) or not question.strip():
-        raise ValueError("question: missing or empty (give 'question' or 'problem')")
+        raise ValueError("question: missing or empty (give 'question', 'problem' or a conversational 'prompt')")
     solution = data.get("solution")
+    if solution is None:  # a conversation row: its reference answer ends with the final answer, as R1-VL-10K's
+        solution = _conversation_reasoning(data)
     if solution is None or (isinstance(solution, str) and not solution.strip()):
         raise ValueError("solution: missing or empty")
     if isinstance(solution, (dict, list)):
         raise ValueError(f"solution: expected text or a number, got {type(solution).__name__}")
     choices = normalize_choices(data.get("choices"))
+    image = _image(data, base)
+    if image is not None:  # LLaVA / sharegpt placeholders: TRL inserts the model's own image tokens
+        question = question.replace("<image>", "").strip()
     if _already_prompted(question, reasoning_format):
         prompt = [{"role": "user", "content": question}]
     else:
         prompt = build_messages(question, choices, reasoning_format)
     example = {
         "prompt": prompt,
-        "image": _image(data, base),
+        "image": image,
         "solution": str(solution),
         "key_steps": normalize_key_steps(data.get("key_steps")),
         "choices": choices,
     }
     if sft:
-        reasoning = data.get("reasoning", data.get("response"))
+        reasoning = _reasoning(data)
         if not isinstance(reasoning, str) or not reasoning.strip():
-            raise ValueError("reasoning: missing or empty (SFT needs the reference reasoning)")
+            raise ValueError("reasoning: missing or empty (SFT needs the reference reasoning: 'reasoning', or an "
+                             "assistant turn in 'messages')")
         example["completion"] = [{"role": "assistant", "content": reasoning}]
     return example
 

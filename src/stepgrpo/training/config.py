@@ -9,19 +9,30 @@ Unknown keys and bad values raise `ConfigError` naming the field, the source and
 from __future__ import annotations
 
 import dataclasses
-import difflib
-import re
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-import pydantic
-import yaml
 from trl import GRPOConfig
 
 from stepgrpo.tasks import Task, TaskConfigError, task_for
 from stepgrpo.tasks.registry import TASKS, get_task
+from stepgrpo.training import fields
+from stepgrpo.training.defaults import RunOutputDefaults
+from stepgrpo.training.fields import TRL_CHOICES
+from stepgrpo.training.recipe import (  # re-exported: the names callers import from here
+    ConfigError,
+    RunConfig,
+    check_layers,
+    parse_overrides,
+    preset_names,
+    read_preset,
+    read_yaml,
+    recipe_layers,
+)
+
+__all__ = ["ConfigError", "RunConfig", "StepGRPOConfig", "config_from_mapping", "load_config", "load_train_config",
+           "parse_overrides", "preset_names", "read_preset", "read_yaml"]
 
 REASONING_FORMATS = ("r1vl", "think", "router")
 """The built-in formats (help texts); the allowed ones come from the task registry (`stepgrpo.tasks`):
@@ -30,42 +41,9 @@ ADVANTAGE_MODES = ("sequence", "step")
 EGSW_DEFAULTS: dict[str, Any] = {"alpha": 0.1, "temperature": 1.0, "level": "sequence"}
 EGSW_LEVELS = ("sequence", "step")
 
-# TRL reads these strings without checking them early; a typo would surface mid-run or not at all.
-TRL_CHOICES: dict[str, tuple[str, ...]] = {
-    "loss_type": ("grpo", "bnpo", "dr_grpo", "dapo", "cispo", "sapo", "luspo", "vespo"),
-    "scale_rewards": ("group", "batch", "none"),
-    "vllm_mode": ("server", "colocate"),
-    "importance_sampling_level": ("token", "sequence"),
-    "multi_objective_aggregation": ("sum_then_normalize", "normalize_then_sum"),
-}
-
-
-class _Loader(yaml.SafeLoader):
-    """YAML 1.2 scalars: only true/false are booleans (`save_strategy: no` stays "no"), and
-    `1e-6` is a float (YAML 1.1 reads it as a string)."""
-
-
-_Loader.yaml_implicit_resolvers = {
-    key: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
-    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
-                              list("tTfF"))
-_Loader.add_implicit_resolver("tag:yaml.org,2002:float",
-                              re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
-                              list("-+0123456789"))
-
-
-def _load_yaml(text: str) -> Any:
-    return yaml.load(text, Loader=_Loader)
-
-
-class ConfigError(ValueError):
-    """A configuration problem, reported before any model loads."""
-
 
 @dataclass
-class StepGRPOConfig(GRPOConfig):
+class StepGRPOConfig(RunOutputDefaults, GRPOConfig):
     """`GRPOConfig` with StepGRPO's fields. Defaults that differ from TRL follow R1-VL's loss
     (docs/training.md, "Loss fidelity"): `loss_type="grpo"` (per-sequence mean, not DAPO's per-token),
     `beta=0.04` (k3 KL), one iteration per rollout batch, group-scaled rewards. The r1vl presets also
@@ -129,29 +107,52 @@ class StepGRPOConfig(GRPOConfig):
     num_generations: int | None = field(default=4, metadata={"help": "Completions per prompt, G (R1-VL: 4)."})
 
     def __post_init__(self) -> None:
-        for name, allowed in (("advantage_mode", ADVANTAGE_MODES), *TRL_CHOICES.items()):
-            if getattr(self, name) not in allowed:
-                raise ConfigError(f"{name}: {getattr(self, name)!r} is not allowed; choose one of {', '.join(allowed)}")
-        task = self.task()
-        known = list(task.reward_factories(self))
-        bad = [name for name in self.reward_funcs if name not in known]
-        if bad or not self.reward_funcs:
-            raise ConfigError(f"reward_funcs: {bad or '[]'} not allowed with reasoning_format "
-                              f"{self.reasoning_format}; choose from {', '.join(known)}")
+        problems = self.setting_problems()
+        if problems:
+            raise ConfigError("\n".join(problems))
+        super().__post_init__()
+
+    def setting_problems(self) -> list[str]:
+        """Every problem across our fields, one line each starting with the field's name (the values'
+        types and names were checked before, by `recipe.check_layers`)."""
+        problems = [f"{name}: {getattr(self, name)!r} is not allowed; choose one of {', '.join(allowed)}"
+                    for name, allowed in (("advantage_mode", ADVANTAGE_MODES), *TRL_CHOICES.items())
+                    if getattr(self, name) not in allowed]
+        try:
+            task: Task | None = self.task()
+        except ConfigError as error:
+            task = None
+            problems.append(str(error))
+        if task is not None:
+            known = list(task.reward_factories(self))
+            bad = [name for name in self.reward_funcs if name not in known]
+            if bad or not self.reward_funcs:
+                problems.append(f"reward_funcs: {bad or '[]'} not allowed with reasoning_format "
+                                f"{self.reasoning_format}; choose from {', '.join(known)}")
         if self.reward_weights is not None and len(self.reward_weights) != len(self.reward_funcs):
-            raise ConfigError(f"reward_weights: {len(self.reward_weights)} weights for "
-                              f"{len(self.reward_funcs)} reward_funcs {self.reward_funcs}")
+            problems.append(f"reward_weights: {len(self.reward_weights)} weights for "
+                            f"{len(self.reward_funcs)} reward_funcs {self.reward_funcs}")
         if self.alpha < 0:
-            raise ConfigError(f"alpha: must be >= 0, got {self.alpha}")
-        self._check_logprob_temperature()
-        if self.egsw is not None:
-            self.egsw = _egsw_settings(self.egsw)
-        self._check_task(task)
+            problems.append(f"alpha: must be >= 0, got {self.alpha}")
         for name in ("max_prompt_length", "completion_table_steps"):
             value = getattr(self, name)
             if value is not None and value < 1:
-                raise ConfigError(f"{name}: must be a positive integer or null, got {value}")
-        super().__post_init__()
+                problems.append(f"{name}: must be a positive integer or null, got {value}")
+        for check in (self._check_logprob_temperature, self._check_egsw):
+            try:
+                check()
+            except ConfigError as error:
+                problems.append(str(error))
+        if task is not None and not any(problem.startswith("egsw:") for problem in problems):  # needs a valid egsw
+            try:
+                self._check_task(task)
+            except ConfigError as error:
+                problems.append(str(error))
+        return problems
+
+    def _check_egsw(self) -> None:
+        if self.egsw is not None:
+            self.egsw = _egsw_settings(self.egsw)
 
     def _check_logprob_temperature(self) -> None:
         scoring = self.logprob_temperature
@@ -214,123 +215,18 @@ def _egsw_settings(value: Any) -> dict[str, Any]:
     return {"alpha": alpha, "temperature": temperature, "level": settings["level"]}
 
 
-class RunConfig(pydantic.BaseModel):
-    """What to train on and with: everything that is not a trainer argument."""
-
-    model_config = pydantic.ConfigDict(extra="forbid")
-
-    model: str = pydantic.Field(description="Local model folder (or a hub id, downloaded by transformers).")
-    train_data: str = pydantic.Field(description="JSONL / JSON / parquet file or saved datasets folder.")
-    eval_data: str | None = None
-    limit: int | None = pydantic.Field(None, ge=1, description="Use only the first N rows.")
-    dtype: Literal["float32", "bfloat16", "float16", "auto"] = "float32"
-    min_pixels: int | None = pydantic.Field(None, ge=1, description="Image processor lower bound (pixels).")
-    max_pixels: int | None = pydantic.Field(None, ge=1, description="Image processor upper bound (R1-VL: 400000).")
-    lora_r: int | None = pydantic.Field(None, ge=1, description="LoRA rank; None trains all weights.")
-    lora_alpha: int = 16
-    lora_dropout: float = pydantic.Field(0.05, ge=0, lt=1)
-    lora_target_modules: str | list[str] = "all-linear"
-
-
-def _trl_fields(config_cls: type) -> dict[str, dataclasses.Field]:
-    return {f.name: f for f in dataclasses.fields(config_cls) if f.init}
-
-
-def preset_names() -> list[str]:
-    folder = resources.files("stepgrpo.training") / "presets"
-    return sorted(p.name.removesuffix(".yaml") for p in folder.iterdir() if p.name.endswith(".yaml"))
-
-
-def read_preset(name: str) -> dict[str, Any]:
-    names = preset_names()
-    if name not in names:
-        raise ConfigError(f"preset: {name!r} is not one of {', '.join(names)}")
-    text = (resources.files("stepgrpo.training") / "presets" / f"{name}.yaml").read_text(encoding="utf-8")
-    return _load_yaml(text) or {}
-
-
-def read_yaml(path: str | Path) -> dict[str, Any]:
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: no such config file")
-    try:
-        data = _load_yaml(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise ConfigError(f"{where}: not valid YAML ({getattr(error, 'problem', error)})") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping of key: value, got {type(data).__name__}")
-    return data
-
-
-def parse_overrides(args: list[str]) -> dict[str, Any]:
-    """`--key value` / `--key=value` pairs → dict, values parsed as YAML scalars (`1e-6`, `[1, 2]`)."""
-    out: dict[str, Any] = {}
-    index = 0
-    while index < len(args):
-        arg = args[index]
-        if not arg.startswith("--") or arg == "--":
-            raise ConfigError(f"command line: expected --key value, got {arg!r}")
-        key, eq, value = arg[2:].partition("=")
-        if not eq:
-            if index + 1 >= len(args) or args[index + 1].startswith("--"):
-                value = "true"  # a bare flag
-            else:
-                index += 1
-                value = args[index]
-        out[key.replace("-", "_")] = _load_yaml(value) if value != "" else ""
-        index += 1
-    return out
-
-
-def _validate_field(name: str, value: Any, field_: dataclasses.Field, source: str, grpo: bool) -> Any:
-    try:
-        value = pydantic.TypeAdapter(field_.type).validate_python(value)
-    except pydantic.ValidationError as error:
-        detail = "; ".join(e["msg"] for e in error.errors())
-        raise ConfigError(f"{source}: {name}: {detail} (got {value!r})") from None
-    choices = {**TRL_CHOICES, "advantage_mode": ADVANTAGE_MODES}
-    allowed = choices.get(name) if grpo else None
-    if allowed and value not in allowed:
-        raise ConfigError(f"{source}: {name}: {value!r} is not allowed; choose one of {', '.join(allowed)}")
-    return value
-
-
 def load_config(config_cls: type[GRPOConfig], layers: list[tuple[str, dict[str, Any]]],
                 defaults: dict[str, Any] | None = None):
-    """Merge `(source name, mapping)` layers in order and validate every key against `RunConfig`
-    and `config_cls`; return `(RunConfig, config_cls instance)`."""
-    trl_fields = _trl_fields(config_cls)
-    run_keys = set(RunConfig.model_fields)
-    merged: dict[str, Any] = dict(defaults or {})
-    sources: dict[str, str] = {}
-    for source, mapping in layers:
-        for key, value in mapping.items():
-            if key not in run_keys and key not in trl_fields:
-                close = difflib.get_close_matches(key, [*run_keys, *trl_fields], n=3)
-                hint = f"; did you mean {', '.join(close)}?" if close else ""
-                raise ConfigError(f"{source}: unknown field {key!r}{hint}")
-            if key in trl_fields:
-                value = _validate_field(key, value, trl_fields[key], source, issubclass(config_cls, StepGRPOConfig))
-            merged[key] = value
-            sources[key] = source
-    run_values = {key: merged.pop(key) for key in list(merged) if key in run_keys}
+    """Merge `(source name, mapping)` layers in order, check every key and value against `RunConfig`
+    and the live fields of `config_cls` (all problems in one `ConfigError`), then build
+    `(RunConfig, config_cls instance)`, whose own checks (across fields) come last."""
+    run, settings, sources = check_layers(layers, fields.fields_of(config_cls))
     try:
-        run = RunConfig(**run_values)
-    except pydantic.ValidationError as error:
-        problems = []
-        for e in error.errors():
-            key = ".".join(str(part) for part in e["loc"])
-            problems.append(f"{sources.get(key, 'config')}: {key}: {e['msg']}")
-        raise ConfigError("\n".join(problems)) from None
-    try:
-        args = config_cls(**merged)
-    except ConfigError as error:
-        name = str(error).split(":", 1)[0]
-        raise ConfigError(f"{sources.get(name, 'config')}: {error}") from None
+        args = config_cls(**{**(defaults or {}), **settings})
+    except ConfigError as error:  # one line per problem, each starting with its field
+        lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+        raise ConfigError("\n  ".join(f"{sources.get(line.split(':', 1)[0], 'config')}: {line}"
+                                       for line in lines)) from None
     except (ValueError, TypeError) as error:
         raise ConfigError(f"trainer arguments: {error}") from None
     return run, args
@@ -348,17 +244,7 @@ def device_defaults() -> dict[str, Any]:
 def load_train_config(config_path: str | Path | None = None, overrides: list[str] | None = None,
                       preset: str | None = None, config_cls: type[GRPOConfig] = StepGRPOConfig):
     """The `stepgrpo train` / `sft` configuration from a preset, a YAML file and `--key value` pairs."""
-    layers: list[tuple[str, dict[str, Any]]] = []
-    if preset:
-        layers.append((f"preset {preset}", read_preset(preset)))
-    if config_path:
-        layers.append((str(config_path), read_yaml(config_path)))
-    if overrides:
-        layers.append(("command line", parse_overrides(overrides)))
-    given = {key for _, mapping in layers for key in mapping}
-    if "output_dir" not in given:
-        layers.append(("default", {"output_dir": "runs/stepgrpo"}))
-    return load_config(config_cls, layers, defaults=device_defaults())
+    return load_config(config_cls, recipe_layers(config_path, overrides, preset), defaults=device_defaults())
 
 
 def config_from_mapping(settings: dict[str, Any], preset: str | None = None,

@@ -18,13 +18,13 @@ from stepgrpo.training.config import ConfigError, RunConfig, StepGRPOConfig
 
 
 def lora_config(run: RunConfig) -> Any:
-    """A peft `LoraConfig` when `lora_r` is set, else None (full fine-tuning)."""
-    if run.lora_r is None:
+    """A peft `LoraConfig` when `use_peft` or `lora_r` is set, else None (full fine-tuning)."""
+    settings = run.lora_settings()
+    if settings is None:
         return None
     from peft import LoraConfig
 
-    return LoraConfig(r=run.lora_r, lora_alpha=run.lora_alpha, lora_dropout=run.lora_dropout,
-                      target_modules=run.lora_target_modules, task_type="CAUSAL_LM")
+    return LoraConfig(**settings)
 
 
 def resume_checkpoint(output_dir: str, requested: bool | str | Path = True) -> str:
@@ -68,7 +68,7 @@ def load_model(run: RunConfig) -> tuple[Any, Any]:
         raise ConfigError(f"model: no such model folder {run.model}")
     try:
         return load_model_and_processor(run.model, dtype=run.dtype, min_pixels=run.min_pixels,
-                                        max_pixels=run.max_pixels)
+                                        max_pixels=run.max_pixels, **run.model_kwargs())
     except (OSError, ValueError) as error:
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise ConfigError(f"model: cannot load {run.model} ({first})") from None
@@ -80,12 +80,17 @@ def checked_images(dataset: Any, skip_bad_rows: bool) -> Any:
     from stepgrpo.data.validate import check_dataset_images
 
     dataset, problems = check_dataset_images(dataset, skip_bad_rows=skip_bad_rows)
+    report_skipped(problems, f"--skip-bad-rows: skipped {len({p.where for p in problems})} row(s) with unreadable "
+                             f"images, training on {len(dataset)}")
+    return dataset
+
+
+def report_skipped(problems: list[Any], summary: str) -> None:
+    """Each skipped row, then `summary`, on stderr of the main process only."""
     if problems and os.environ.get("RANK", "0") == "0":
         for problem in problems:
             print(f"skipped {problem}", file=sys.stderr)
-        print(f"--skip-bad-rows: skipped {len({p.where for p in problems})} row(s) with unreadable images, "
-              f"training on {len(dataset)}", file=sys.stderr)
-    return dataset
+        print(summary, file=sys.stderr)
 
 
 def built_dataset(build: Any, source: Any, reasoning_format: str, skip_bad_rows: bool, **kwargs: Any) -> Any:
@@ -99,17 +104,15 @@ def built_dataset(build: Any, source: Any, reasoning_format: str, skip_bad_rows:
         raise ConfigError(f"--skip-bad-rows: not available for {build.__name__}'s rows; fix the rows instead")
     skipped: list[Any] = []
     dataset = build(source, reasoning_format, skipped=skipped, **kwargs)
-    if skipped and os.environ.get("RANK", "0") == "0":
-        for problem in skipped:
-            print(f"skipped {problem}", file=sys.stderr)
-        print(f"--skip-bad-rows: skipped {len(skipped)} row(s) that cannot be used, keeping {len(dataset)} of "
-              f"{source}", file=sys.stderr)
+    report_skipped(skipped, f"--skip-bad-rows: skipped {len(skipped)} row(s) that cannot be used, keeping "
+                            f"{len(dataset)} of {source}")
     return dataset
 
 
-def save_final(trainer: Any, processing_class: Any) -> Path:
+def save_final(trainer: Any, processing_class: Any, run: RunConfig | None = None) -> Path:
     """Save the trained model and its processor to `output_dir/final`, atomically (written beside
     it, then renamed), so the folder is either complete or absent. Loadable as a `model:`.
+    With `run`, a model card (README.md: base model, data, settings, rewards; model_card.py) too.
     The run's metrics (every logged step) go to `output_dir/trainer_state.json`."""
     trainer.save_state()
     output_dir = Path(trainer.args.output_dir)
@@ -121,25 +124,25 @@ def save_final(trainer: Any, processing_class: Any) -> Path:
     trainer.save_model(str(staging))
     if trainer.accelerator.is_main_process:
         processing_class.save_pretrained(str(staging))
+        if run is not None:
+            from stepgrpo.training.model_card import write_model_card
+
+            write_model_card(staging, trainer, run)
         replace_path(staging, final)
     trainer.accelerator.wait_for_everyone()
     return final
 
 
-def dataset_builder(reasoning_format: str, router_rollout: str = "teacher") -> Any:
-    """`build_dataset` for user rows; R1-Router step rows (`reasoning_format: router`) have their own,
-    and on-policy R1-Router training reads questions (`router_rollout: on_policy`)."""
-    if reasoning_format == "router" and router_rollout == "on_policy":
-        from stepgrpo.router.onpolicy import build_question_dataset
+def dataset_builder(config: Any, router_rollout: str = "teacher") -> Any:
+    """The row reader of the task that `config` selects (`stepgrpo.tasks`): `config` is a trainer
+    config, or, as older callers pass it, a `reasoning_format` name (with R1-Router's `router_rollout`)."""
+    from types import SimpleNamespace
 
-        return build_question_dataset
-    if reasoning_format == "router":
-        from stepgrpo.router.dataset import build_step_dataset
+    from stepgrpo.tasks import task_for
 
-        return build_step_dataset
-    from stepgrpo.data.training import build_dataset
-
-    return build_dataset
+    if isinstance(config, str):
+        config = SimpleNamespace(reasoning_format=config, router_rollout=router_rollout)
+    return task_for(config.reasoning_format).dataset_builder(config)
 
 
 def train(run: RunConfig, args: StepGRPOConfig, resume: bool | str | Path = False, overwrite: bool = False,
@@ -151,14 +154,15 @@ def train(run: RunConfig, args: StepGRPOConfig, resume: bool | str | Path = Fals
     from stepgrpo.training.trainer import StepGRPOTrainer
 
     checkpoint, old_run = start_checkpoint(args.output_dir, resume, overwrite)
-    build_dataset = dataset_builder(args.reasoning_format, args.router_rollout)
-    dataset = checked_images(built_dataset(build_dataset, run.train_data, args.reasoning_format, skip_bad_rows,
+    build_dataset = dataset_builder(args)
+    dataset = checked_images(built_dataset(build_dataset, run.train_source(), args.reasoning_format, skip_bad_rows,
                                            limit=run.limit), skip_bad_rows)
-    eval_dataset = (checked_images(built_dataset(build_dataset, run.eval_data, args.reasoning_format, skip_bad_rows),
-                                   skip_bad_rows) if run.eval_data else None)
+    eval_source = run.eval_source()
+    eval_dataset = (checked_images(built_dataset(build_dataset, eval_source, args.reasoning_format, skip_bad_rows),
+                                   skip_bad_rows) if eval_source else None)
     model, processing_class = load_model(run)
     trainer = StepGRPOTrainer(model=model, args=args, train_dataset=dataset, eval_dataset=eval_dataset,
                               processing_class=processing_class, peft_config=lora_config(run))
     remove_old_run(old_run, trainer.accelerator)
     trainer.train(resume_from_checkpoint=checkpoint)
-    return save_final(trainer, processing_class)
+    return save_final(trainer, processing_class, run)

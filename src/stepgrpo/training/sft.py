@@ -12,10 +12,11 @@ from trl import SFTConfig
 
 from stepgrpo.tasks import TaskConfigError, task_for
 from stepgrpo.training.config import REASONING_FORMATS, ConfigError, RunConfig
+from stepgrpo.training.defaults import RunOutputDefaults
 
 
 @dataclass
-class StepSFTConfig(SFTConfig):
+class StepSFTConfig(RunOutputDefaults, SFTConfig):
     """`SFTConfig` plus the prompt format; sequences are not truncated unless `max_length` is set."""
 
     reasoning_format: str = field(
@@ -38,6 +39,7 @@ def sft(run: RunConfig, args: StepSFTConfig, resume: bool | str | Path = False, 
     """Check everything (as `train` does: checkpoints, rows, images), then warm up."""
     from trl import SFTTrainer
 
+    from stepgrpo.training.console import use_console
     from stepgrpo.training.lengths import check_prompt_lengths
     from stepgrpo.training.run import (
         built_dataset,
@@ -51,7 +53,7 @@ def sft(run: RunConfig, args: StepSFTConfig, resume: bool | str | Path = False, 
     )
 
     checkpoint, old_run = start_checkpoint(args.output_dir, resume, overwrite)
-    dataset = built_dataset(dataset_builder(args), run.train_data, args.reasoning_format,
+    dataset = built_dataset(dataset_builder(args), run.train_source(), args.reasoning_format,
                             skip_bad_rows, sft=True, limit=run.limit)
     dataset = checked_images(dataset, skip_bad_rows)
     model, processing_class = load_model(run)
@@ -62,6 +64,7 @@ def sft(run: RunConfig, args: StepSFTConfig, resume: bool | str | Path = False, 
     columns = [name for name in ("prompt", "completion", "image", "images") if name in dataset.column_names]
     trainer = SFTTrainer(model=model, args=args, train_dataset=dataset.select_columns(columns),
                          processing_class=processing_class, peft_config=lora_config(run))
+    use_console(trainer)
     remove_old_run(old_run, trainer.accelerator)
     trainer.train(resume_from_checkpoint=checkpoint)
-    return save_final(trainer, processing_class)
+    return save_final(trainer, processing_class, run)

@@ -12,7 +12,8 @@ What this subclass adds, each at the narrowest hook:
   breaks the loss pass, docs/training.md);
 - `logprob_temperature`: the loss's log-probabilities at a temperature other than the sampling one
   (R1-VL's code scored at 1.0 what it sampled at 1.2; `_score_at_logprob_temperature`);
-- a completions table every `completion_table_steps` steps (`log`);
+- a completions table every `completion_table_steps` steps, prompts shortened (`log`);
+- one progress bar with a compact metrics line per log instead of raw dicts (`console.py`);
 - resume that really restores the weights (`_load_from_checkpoint`, see there).
 
 Rollout post-processing (`_generate_and_score_completions`), in named steps after TRL's own
@@ -39,6 +40,7 @@ from stepgrpo.models.vision_tokens import VISION_PLACEHOLDERS
 from stepgrpo.tasks import StepSplit
 from stepgrpo.training import credit
 from stepgrpo.training.config import StepGRPOConfig
+from stepgrpo.training.console import print_completion_table, use_console
 from stepgrpo.training.lengths import check_prompt_lengths
 
 
@@ -66,6 +68,7 @@ class StepGRPOTrainer(GRPOTrainer):
         self._step_credit = task.step_credit(args)
         super().__init__(model=model, reward_funcs=reward_funcs or build_reward_funcs(args), args=args,
                          train_dataset=train_dataset, processing_class=processing_class, **kwargs)
+        use_console(self)  # one progress bar and a compact metrics line per log (console.py)
         if self._is_vlm and not self.use_vllm:
             self._suppress_vision_placeholders()
         if args.logprob_temperature is not None and args.logprob_temperature != args.temperature:
@@ -197,5 +200,13 @@ class StepGRPOTrainer(GRPOTrainer):
         if every and self.model.training:
             # TRL prints and saves its completions table when `log_completions` is set; turn it on
             # only on the steps the user asked for.
-            self.log_completions = self.state.global_step % every == 0
-        super().log(logs, start_time)
+            self.log_completions = self.state.global_step % every == 0 and "train_runtime" not in logs
+        # TRL's table repeats each whole prompt in every row; it saves the full table, and with
+        # nothing to print (0 samples) the console gets ours, with shortened prompts.
+        shown, self.num_completions_to_print = self.num_completions_to_print, 0
+        try:
+            super().log(logs, start_time)
+        finally:
+            self.num_completions_to_print = shown
+        if self.log_completions and self.accelerator.is_main_process and self._logs["prompt"]:
+            print_completion_table(self._logs, self.state.global_step, shown)
