@@ -194,3 +194,14 @@ def test_on_policy_turn_rewards_are_computed_once_per_batch(tmp_path: Path) -> N
     assert split.step_index.tolist() == [[0, 0, 1, 1, -1]] * 2
     assert split.mask.tolist() == [[1, 1, 0, 1, 1]] * 2
     assert counter.scored - before == 2  # two trajectories, scored once for three consumers
+
+
+def test_tasks_and_their_checks_load_without_torch(tmp_path: Path) -> None:
+    """The recipe check runs every task's checks before TRL is imported: no task module may import torch."""
+    from test_install_light import run_light
+
+    code = ("from stepgrpo.tasks.registry import TASKS, get_task\nfrom stepgrpo.training.checks import problems_of\n"
+            "print(sorted(get_task(name).name for name in list(TASKS)))")
+    result = run_light(code, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split() == ["['r1vl',", "'router']"]

@@ -45,7 +45,10 @@ class StepCredit(Protocol):
 
 class Task(Protocol):
     """One training task. Every method takes the trainer config (`StepGRPOConfig`, or `StepSFTConfig`
-    for `dataset_builder`); settings a task does not know it ignores."""
+    for `dataset_builder`); settings a task does not know it ignores. `validate`, `reward_factories`
+    and `step_credit` are also called by the recipe check before torch is imported
+    (`training.checks`), on a namespace of the settings: they read attributes only, import nothing
+    heavy at module level, and a factory loads nothing until it is called."""
 
     name: str
     settings: tuple[str, ...]

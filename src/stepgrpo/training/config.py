@@ -16,8 +16,15 @@ from typing import Any
 from trl import GRPOConfig
 
 from stepgrpo.tasks import Task, TaskConfigError, task_for
-from stepgrpo.tasks.registry import TASKS, get_task
 from stepgrpo.training import fields
+from stepgrpo.training.checks import (  # ADVANTAGE_MODES, EGSW_*: re-exported
+    ADVANTAGE_MODES,
+    EGSW_DEFAULTS,
+    EGSW_LEVELS,
+    choice_problems,
+    egsw_settings,
+    grpo_problems,
+)
 from stepgrpo.training.defaults import RunOutputDefaults
 from stepgrpo.training.fields import TRL_CHOICES
 from stepgrpo.training.recipe import (  # re-exported: the names callers import from here
@@ -29,17 +36,16 @@ from stepgrpo.training.recipe import (  # re-exported: the names callers import 
     read_preset,
     read_yaml,
     recipe_layers,
+    sourced,
 )
 
-__all__ = ["ConfigError", "RunConfig", "StepGRPOConfig", "config_from_mapping", "load_config", "load_train_config",
+__all__ = ["ADVANTAGE_MODES", "EGSW_DEFAULTS", "EGSW_LEVELS", "ConfigError", "RunConfig",
+           "StepGRPOConfig", "config_from_mapping", "load_config", "load_train_config",
            "parse_overrides", "preset_names", "read_preset", "read_yaml"]
 
 REASONING_FORMATS = ("r1vl", "think", "router")
 """The built-in formats (help texts); the allowed ones come from the task registry (`stepgrpo.tasks`):
 each task claims its formats, the R1-VL task every `parsing.register_format` format too."""
-ADVANTAGE_MODES = ("sequence", "step")
-EGSW_DEFAULTS: dict[str, Any] = {"alpha": 0.1, "temperature": 1.0, "level": "sequence"}
-EGSW_LEVELS = ("sequence", "step")
 
 
 @dataclass
@@ -110,61 +116,14 @@ class StepGRPOConfig(RunOutputDefaults, GRPOConfig):
         problems = self.setting_problems()
         if problems:
             raise ConfigError("\n".join(problems))
+        self.egsw = egsw_settings(self.egsw)[0]  # defaults filled in
         super().__post_init__()
 
     def setting_problems(self) -> list[str]:
-        """Every problem across our fields, one line each starting with the field's name (the values'
-        types and names were checked before, by `recipe.check_layers`)."""
-        problems = [f"{name}: {getattr(self, name)!r} is not allowed; choose one of {', '.join(allowed)}"
-                    for name, allowed in (("advantage_mode", ADVANTAGE_MODES), *TRL_CHOICES.items())
-                    if getattr(self, name) not in allowed]
-        try:
-            task: Task | None = self.task()
-        except ConfigError as error:
-            task = None
-            problems.append(str(error))
-        if task is not None:
-            known = list(task.reward_factories(self))
-            bad = [name for name in self.reward_funcs if name not in known]
-            if bad or not self.reward_funcs:
-                problems.append(f"reward_funcs: {bad or '[]'} not allowed with reasoning_format "
-                                f"{self.reasoning_format}; choose from {', '.join(known)}")
-        if self.reward_weights is not None and len(self.reward_weights) != len(self.reward_funcs):
-            problems.append(f"reward_weights: {len(self.reward_weights)} weights for "
-                            f"{len(self.reward_funcs)} reward_funcs {self.reward_funcs}")
-        if self.alpha < 0:
-            problems.append(f"alpha: must be >= 0, got {self.alpha}")
-        for name in ("max_prompt_length", "completion_table_steps"):
-            value = getattr(self, name)
-            if value is not None and value < 1:
-                problems.append(f"{name}: must be a positive integer or null, got {value}")
-        for check in (self._check_logprob_temperature, self._check_egsw):
-            try:
-                check()
-            except ConfigError as error:
-                problems.append(str(error))
-        if task is not None and not any(problem.startswith("egsw:") for problem in problems):  # needs a valid egsw
-            try:
-                self._check_task(task)
-            except ConfigError as error:
-                problems.append(str(error))
-        return problems
-
-    def _check_egsw(self) -> None:
-        if self.egsw is not None:
-            self.egsw = _egsw_settings(self.egsw)
-
-    def _check_logprob_temperature(self) -> None:
-        scoring = self.logprob_temperature
-        if scoring is None:
-            return
-        if not scoring > 0:
-            raise ConfigError(f"logprob_temperature: must be > 0 or null, got {scoring}")
-        if scoring != self.temperature and self.use_vllm and self.vllm_importance_sampling_correction:
-            raise ConfigError(f"logprob_temperature: {scoring} differs from temperature {self.temperature}, so "
-                              "vLLM's sampling log-probs cannot correct the trainer's; set "
-                              "vllm_importance_sampling_correction to false (R1-VL's code had no such correction) "
-                              "or logprob_temperature to null")
+        """Every problem across our fields, one line each starting with the field's name: the rules
+        of `checks.py`, which the recipe check also runs before TRL is imported."""
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.init}
+        return choice_problems(values) + grpo_problems(values, field_defaults(type(self)))
 
     def task(self) -> Task:
         """The task that `reasoning_format` selects (`stepgrpo.tasks`)."""
@@ -173,46 +132,16 @@ class StepGRPOConfig(RunOutputDefaults, GRPOConfig):
         except TaskConfigError as error:
             raise ConfigError(str(error)) from None
 
-    def _check_task(self, task: Task) -> None:
-        """Other tasks' settings left at their defaults, the task's own checks, and step-level credit
-        only where the task can split completions into steps."""
-        fields = {f.name: f for f in dataclasses.fields(self)}
-        for name in TASKS:
-            other = get_task(name)
-            for setting in [s for s in (() if other is task else other.settings) if s not in task.settings]:
-                default = fields[setting].default
-                if default is dataclasses.MISSING:
-                    default = fields[setting].default_factory()  # type: ignore[misc]
-                if getattr(self, setting) != default:
-                    raise ConfigError(f"{setting}: {getattr(self, setting)!r} needs reasoning_format "
-                                      f"{' or '.join(other.formats())}, got {self.reasoning_format!r}")
-        try:
-            task.validate(self)
-        except TaskConfigError as error:
-            raise ConfigError(str(error)) from None
-        step_level = self.advantage_mode == "step" or (self.egsw or {}).get("level") == "step"
-        if step_level and task.step_credit(self) is None:
-            raise ConfigError(f"advantage_mode: step-level credit (advantage_mode step, egsw level step) needs steps "
-                              f"to split; the {task.name} task has none with these settings")
 
-
-def _egsw_settings(value: Any) -> dict[str, Any]:
-    """`egsw` with defaults filled in, or a ConfigError naming the bad key."""
-    if not isinstance(value, dict):
-        raise ConfigError(f"egsw: expected a mapping with alpha, temperature, level, got {value!r}")
-    unknown = sorted(set(value) - set(EGSW_DEFAULTS))
-    if unknown:
-        raise ConfigError(f"egsw: unknown keys {unknown}; allowed: {', '.join(EGSW_DEFAULTS)}")
-    settings = {**EGSW_DEFAULTS, **value}
-    try:
-        alpha, temperature = float(settings["alpha"]), float(settings["temperature"])
-    except (TypeError, ValueError):
-        raise ConfigError(f"egsw: alpha and temperature must be numbers, got {value!r}") from None
-    if alpha < 0 or not temperature > 0:
-        raise ConfigError(f"egsw: needs alpha >= 0 and temperature > 0, got alpha={alpha}, temperature={temperature}")
-    if settings["level"] not in EGSW_LEVELS:
-        raise ConfigError(f"egsw: level {settings['level']!r} is not allowed; choose one of {', '.join(EGSW_LEVELS)}")
-    return {"alpha": alpha, "temperature": temperature, "level": settings["level"]}
+def field_defaults(config_cls: type) -> dict[str, Any]:
+    """Each init field's default value (what `checks.task_problems` compares settings with)."""
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(config_cls):
+        if f.default is not dataclasses.MISSING:
+            out[f.name] = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            out[f.name] = f.default_factory()
+    return out
 
 
 def load_config(config_cls: type[GRPOConfig], layers: list[tuple[str, dict[str, Any]]],
@@ -225,8 +154,7 @@ def load_config(config_cls: type[GRPOConfig], layers: list[tuple[str, dict[str, 
         args = config_cls(**{**(defaults or {}), **settings})
     except ConfigError as error:  # one line per problem, each starting with its field
         lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-        raise ConfigError("\n  ".join(f"{sources.get(line.split(':', 1)[0], 'config')}: {line}"
-                                       for line in lines)) from None
+        raise ConfigError("\n  ".join(sourced(lines, sources))) from None
     except (ValueError, TypeError) as error:
         raise ConfigError(f"trainer arguments: {error}") from None
     return run, args

@@ -258,8 +258,9 @@ def merge_layers(layers: list[tuple[str, dict[str, Any]]], table: Mapping[str, M
             elif table is None or name in table:
                 if table is not None:
                     value, problem = check_value(name, value, table[name])
-                    if problem:
+                    if problem:  # left out of the settings, so the checks across fields see sound values
                         problems.append(f"{source}: {problem}")
+                        continue
                 settings[name], sources[name] = value, source
             else:
                 options = COMMAND_OPTIONS if source == "command line" else ()
@@ -282,6 +283,35 @@ def check_layers(layers: list[tuple[str, dict[str, Any]]], table: Mapping[str, M
     if problems:
         raise ConfigError("\n  ".join(problems))
     return RunConfig(**run_values), settings, sources
+
+
+def sourced(lines: list[str], sources: Mapping[str, str]) -> list[str]:
+    """`field: problem` lines prefixed with the source of the field (`config` when it was not given)."""
+    return [f"{sources.get(line.split(':', 1)[0], 'config')}: {line}" for line in lines]
+
+
+def table_defaults(table: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """Each field's default as a value, read back from the table's text (`null`, `0.1`, `['a', 'b']`)."""
+    out: dict[str, Any] = {}
+    for name, entry in table.items():
+        if entry["default"] == "required":
+            continue
+        try:
+            text = load_yaml(entry["default"])
+        except yaml.YAMLError:
+            text = entry["default"]
+        out[name] = check_value(name, text, {**entry, "choices": None})[0]
+    return out
+
+
+def check_across_fields(kind: str, settings: Mapping[str, Any], sources: Mapping[str, str],
+                        table: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """The checks across trainer fields (`checks.py`, the same the config classes run), over the
+    table's defaults overlaid with the recipe's settings, each problem naming its source."""
+    from stepgrpo.training import checks
+
+    defaults = table_defaults(table)
+    return sourced(checks.problems_of(kind, {**defaults, **settings}, defaults), sources)
 
 
 def check_places(run: Mapping[str, Any], settings: Mapping[str, Any]) -> list[str]:
@@ -311,10 +341,13 @@ def check_places(run: Mapping[str, Any], settings: Mapping[str, Any]) -> list[st
 
 def check_command_line(config_path: str | Path | None, overrides: list[str], preset: str | None, kind: str) -> None:
     """Everything a recipe can be checked for before TRL is imported, as one `ConfigError` with every
-    problem. With a field table made for other TRL versions (see `fields.py`) the trainer fields
-    are checked only after the import, against the live dataclasses."""
-    run_values, settings, _, problems = merge_layers(recipe_layers(config_path, overrides, preset),
-                                                     fields.table(kind))
+    problem: names, types, allowed values, the checks across fields, paths. With a field table made
+    for other TRL versions (see `fields.py`) the trainer fields and the checks across them run only
+    after the import, against the live dataclasses."""
+    table = fields.table(kind)
+    run_values, settings, sources, problems = merge_layers(recipe_layers(config_path, overrides, preset), table)
+    if table is not None:
+        problems += check_across_fields(kind, settings, sources, table)
     problems += check_places(run_values, settings)
     if problems:
         raise ConfigError("\n  ".join(problems))
