@@ -9,6 +9,7 @@ from stepgrpo.cli import (
     eval,  # noqa: F401
     keysteps,  # noqa: F401
     make_data,  # noqa: F401
+    make_model,  # noqa: F401
     router,  # noqa: F401
     score,  # noqa: F401  (registers the command)
     sft,  # noqa: F401

@@ -61,6 +61,9 @@ class ChartMathConfig:
     """Side of the square PNG in pixels (168 = 6 x 28, a whole number of Qwen2-VL patches)."""
     value_labels: bool = True
     """Print each bar's value above it (easier); without it the value is read from the gridlines."""
+    chart_as_text: bool = False
+    """Give the chart as a text table in the question instead of a picture (for text-only models):
+    no images are written and rows have no `image_path`; the reasoning looks values up in the table."""
 
     def __post_init__(self) -> None:
         problems = []
@@ -108,11 +111,12 @@ class Problem:
     task_type: str
     split: str
 
-    def row(self, image_path: str) -> dict[str, Any]:
+    def row(self, image_path: str | None) -> dict[str, Any]:
+        image = {"image_path": image_path} if image_path is not None else {}
         return {
             "id": self.id,
             "question": self.question,
-            "image_path": image_path,
+            **image,
             "solution": self.solution,
             "answer": self.answer,
             "choices": self.choices,
@@ -152,7 +156,8 @@ def _read(label: str, value: int) -> list[str]:
     return [f"{label} = {value}", f"{label} is {value}"]
 
 
-def _plan(rng: random.Random, chart: Chart, op: str) -> _Plan:
+def _plan(rng: random.Random, chart: Chart, op: str, source: str = "on the y-axis") -> _Plan:
+    """`source`: where the values are read ("on the y-axis" of the picture, or "in the table")."""
     labels, values = chart.labels, chart.values
     if op in {"sum", "difference", "product"}:
         first, second = rng.sample(labels, 2)
@@ -178,7 +183,7 @@ def _plan(rng: random.Random, chart: Chart, op: str) -> _Plan:
             equation += [f"{b} {sign} {a} = {result}"]
         if sign == "×":
             equation += [f"{a} x {b} = {result}", f"{a} * {b} = {result}"]
-        rationale = f"Read the heights of {first} and {second} on the y-axis, then {verb}."
+        rationale = f"Read the heights of {first} and {second} {source}, then {verb}."
         keys = [_read(first, a), _read(second, b), equation]
         return _Plan(question, rationale, [*reads, f"{equation[0]}."], keys, result, misses)
     if op == "range":
@@ -187,7 +192,7 @@ def _plan(rng: random.Random, chart: Chart, op: str) -> _Plan:
         second_low = sorted(values)[1]
         return _Plan(
             "What is the difference between the tallest bar and the shortest bar?",
-            "Find the tallest and the shortest bars, read their heights on the y-axis, then subtract.",
+            f"Find the tallest and the shortest bars, read their heights {source}, then subtract.",
             [f"The tallest bar is {high}, so {high} = {a}.",
              f"The shortest bar is {low}, so {low} = {b}.",
              f"{a} - {b} = {a - b}."],
@@ -199,7 +204,7 @@ def _plan(rng: random.Random, chart: Chart, op: str) -> _Plan:
         reads = ", ".join(f"{label} = {value}" for label, value in zip(labels, values, strict=True))
         return _Plan(
             "What is the total of the values of all the bars?",
-            "Read the height of every bar on the y-axis, then add them all.",
+            f"Read the height of every bar {source}, then add them all.",
             [f"Reading the bars: {reads}.", f"{terms} = {total}."],
             [*[_read(label, value) for label, value in zip(labels, values, strict=True)],
              [f"{terms} = {total}", f"{total} = {terms}"]],
@@ -229,6 +234,8 @@ def _choices(rng: random.Random, answer: int, near_misses: Sequence[int]) -> dic
 
 def _describe(chart: Chart, config: ChartMathConfig) -> str:
     names = ", ".join(chart.labels[:-1]) + f" and {chart.labels[-1]}"
+    if config.chart_as_text:
+        return f"A table of the values of {len(chart.labels)} bars labelled {names}."
     return (f"A bar chart with {len(chart.labels)} bars labelled {names}. "
             f"The y-axis runs from 0 to {config.max_value} with a gridline every {_grid_words(config)}.")
 
@@ -238,13 +245,21 @@ def _grid_words(config: ChartMathConfig) -> str:
     return "unit" if step == 1 else f"{step} units"
 
 
+def chart_table(chart: Chart) -> str:
+    """The chart as the text table `chart_as_text` rows carry in their question."""
+    rows = "\n".join(f"| {label} | {value} |" for label, value in zip(chart.labels, chart.values, strict=True))
+    return f"The bar chart as a table:\n| bar | value |\n| --- | --- |\n{rows}\n"
+
+
 def make_problem(rng: random.Random, chart: Chart, config: ChartMathConfig, *, problem_id: str,
                  split: str) -> Problem:
     """Draw an operation and a format (free form or multiple choice) and write the reference reasoning."""
     op = rng.choice(config.operations)
-    plan = _plan(rng, chart, op)
+    plan = _plan(rng, chart, op, "in the table" if config.chart_as_text else "on the y-axis")
     steps = list(plan.steps)
     question, answer, choices = plan.question, str(plan.value), None
+    if config.chart_as_text:
+        question = chart_table(chart) + question
     if rng.random() < config.mcq_share:
         choices = _choices(rng, plan.value, plan.near_misses)
         answer = next(letter for letter, text in choices.items() if text == str(plan.value))
@@ -384,7 +399,8 @@ OUTPUT_NAMES = ("images", "train.jsonl", "test.jsonl")
 def write_dataset(out: str | Path, n_train: int, n_test: int, *, seed: int = 0,
                   config: ChartMathConfig | None = None, overwrite: bool = False,
                   progress: bool = False) -> dict[str, int]:
-    """Render and write `OUT/train.jsonl`, `OUT/test.jsonl` and `OUT/images/*.png`.
+    """Render and write `OUT/train.jsonl`, `OUT/test.jsonl` and `OUT/images/*.png` (no images with
+    `chart_as_text`).
 
     Everything is built in a temporary folder next to `out` and moved in at the end, so a failure
     leaves no half-written dataset; an existing dataset is replaced only with `overwrite`.
@@ -401,10 +417,14 @@ def write_dataset(out: str | Path, n_train: int, n_test: int, *, seed: int = 0,
     out.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
     try:
-        (staging / "images").mkdir()
+        if not config.chart_as_text:
+            (staging / "images").mkdir()
         for split, problems in splits.items():
             rows = []
             for problem in track(problems, description=f"chartmath {split}", disable=not progress):
+                if config.chart_as_text:
+                    rows.append(problem.row(None))
+                    continue
                 image_path = f"images/{problem.id}.png"
                 render_chart(problem.chart, config).save(staging / image_path)
                 rows.append(problem.row(image_path))
@@ -415,7 +435,8 @@ def write_dataset(out: str | Path, n_train: int, n_test: int, *, seed: int = 0,
                 shutil.rmtree(target)
             elif target.exists():
                 target.unlink()
-            os.replace(staging / name, target)
+            if (staging / name).exists():  # a text-table dataset has no images/
+                os.replace(staging / name, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return {split: len(problems) for split, problems in splits.items()}

@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-# Mulberry-SFT / R1-VL REASONING_PROMPT (r1vl.md §4.2), kept verbatim, unbalanced quote included,
-# because the warm-up data and the released checkpoints saw exactly this text.
+# R1-VL's REASONING_PROMPT (github.com/jingyi0000/R1-VL, eval/qwen2_vl/model.py; the same text opens
+# the user turns of its Mulberry warm-up data), kept verbatim, unbalanced quote included, because the
+# warm-up data and the released checkpoints saw exactly this text (docs/training.md "Data").
 REASONING_PROMPT = (
     "Generate an image description based on the question.\n"
     "Then, provide a rationale to analyze the question.\n"
@@ -48,11 +49,12 @@ def choice_letters(count: int) -> list[str]:
 
 
 def format_question(question: str, choices: Sequence[str] | Mapping[str, str] | None = None) -> str:
-    """The question as the eval harness writes it: `Question: ...`, then the lettered choices."""
+    """The question as the eval harness writes it: `Question: ...`, then the lettered choices
+    (unless the question already lists them, as ChartMath's do: the harness then adds none either)."""
     text = question.strip()
     if not text.startswith("Question:"):
         text = f"Question: {text}"
-    if choices:
+    if choices and "Choices:" not in text:
         if isinstance(choices, Mapping):
             items = list(choices.items())
         else:

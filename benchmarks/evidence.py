@@ -1,0 +1,510 @@
+"""Evidence on a real pretrained model: does StepGRPO beat outcome-only GRPO? (CPU, resumable)
+
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/evidence.py --out runs/evidence
+
+SmolLM2-135M-Instruct (`stepgrpo make-model smollm2-135m`) on ChartMath with the chart given as a
+text table. One SFT warm-up on the whole task's reference reasoning (`stepgrpo sft` machinery); RL and
+evaluation on its range and total questions, where the warm-up is right about a quarter of the time
+(docs/smollm2.md, "Difficulty"). From that
+checkpoint, with the same budget and data order, one GRPO run (`stepgrpo train` machinery, TRL's
+GRPOTrainer subclass) per variant and RL seed: first outcome-only GRPO vs StepGRPO (r_auc + r_val),
+then, as time allows, the component rows (+StepRAR, +StepRVR) and `advantage_mode: step`. Every
+model is evaluated greedily on the held-out test questions (answer accuracy, key-step fraction,
+validity) and by pass@k at temperature 1 on the first of them.
+
+Everything lands in OUT: the data, the base model, each run's checkpoints (resumed from the last one
+when the script is run again), the evaluation caches (resumed per question) and `results.json`
+(each finished run recorded at once and never redone). `--docs DIR` writes the report `evidence.md`
+and its PNG curves there from whatever runs are finished, marking the missing ones; `--report-only`
+writes it without training anything. Budget choices: docs/smollm2.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import sys
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+sys.path.insert(0, str(Path(__file__).parent))
+
+from ablation import load_results, mean_spread, save_results
+
+from stepgrpo.curves import series, smooth
+from stepgrpo.data.chartmath import ChartMathConfig
+from stepgrpo.demo import SFT_LABEL, VARIANTS, DemoSettings, evaluate_model, log_history
+
+MAIN = ("outcome", "stepgrpo")
+EXTRA = ("steprar", "steprvr", "stepgrpo-step")
+METRICS = ("accuracy", "key_step_fraction", "validity", "pass_at_k")
+CURVES = {  # file stem: (log key, title)
+    "reward": ("reward", "total reward (what each variant optimises)"),
+    "accuracy": ("rewards/outcome_reward/mean", "answer accuracy on training rollouts"),
+    "zero_spread": ("frac_reward_zero_std", "share of groups with zero reward spread"),
+    "length": ("completions/mean_length", "mean completion length (tokens)"),
+}
+
+TASK = ChartMathConfig(chart_as_text=True)
+"""The warm-up task: `make-data chartmath`'s defaults (3-5 bars of height 1-9; sum, difference, range, total;
+half multiple choice) with the values as a text table."""
+RL_TASK = replace(TASK, operations=("range", "total"))
+"""The RL and test task: its multi-step half. Warmed up on TASK, SmolLM2 answered 46.7% of TASK's test
+questions but 26% of its range and total questions (docs/smollm2.md, "Difficulty")."""
+
+
+@dataclass(frozen=True)
+class EvidenceSettings:
+    """Sizes and budgets (docs/smollm2.md, "Budget"); stored with the results, so a resumed run
+    cannot mix budgets."""
+
+    model: str = "smollm2-135m"
+    task: ChartMathConfig = field(default_factory=lambda: TASK)
+    rl_task: ChartMathConfig = field(default_factory=lambda: RL_TASK)
+    data_seed: int = 0
+    sft_rows: int = 400
+    """Warm-up rows; the RL questions are the next `rl_steps * prompts_per_step` rows (unseen in SFT)."""
+    test_rows: int = 150
+    pass_rows: int = 50
+    pass_k: int = 4
+    sft_epochs: float = 1.0
+    sft_batch_size: int = 8
+    sft_learning_rate: float = 5e-5
+    """All weights: the issue's check of this recipe gave 38% greedy accuracy and valid format on all."""
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_layers: int = 15
+    """RL trains LoRA on every linear layer of the top N of the 30 decoder layers: backward stops below
+    them, and a checkpoint (adapter + optimizer) is a few MB instead of 1.6 GB."""
+    rl_steps: int = 30
+    prompts_per_step: int = 2
+    num_generations: int = 4
+    rl_learning_rate: float = 1e-4
+    temperature: float = 1.0
+    beta: float = 0.0
+    max_completion_length: int = 160
+    """The reference reasoning is at most 137 SmolLM2 tokens."""
+    save_steps: int = 10
+
+    @property
+    def lora(self) -> dict[str, Any]:
+        first = 30 - self.lora_layers
+        layers = "|".join(str(n) for n in range(first, 30))
+        return {"lora_r": self.lora_r, "lora_alpha": self.lora_alpha, "lora_dropout": 0.0,
+                "lora_target_modules": rf".*\.layers\.({layers})\..*_proj"}
+
+
+# ---------------------------------------------------------------- pipeline pieces
+
+
+def make_data(out: Path, settings: EvidenceSettings) -> Path:
+    """OUT/data: sft.jsonl (TASK rows with `reasoning`); rl.jsonl, test.jsonl and pass.jsonl (RL_TASK rows
+    whose chart no SFT row has)."""
+    from stepgrpo.data.chartmath import write_dataset
+    from stepgrpo.data.io import read_rows, write_rows
+
+    data = out / "data"
+    if (data / "pass.jsonl").is_file():
+        return data
+
+    def rows(path: Path) -> list[dict[str, Any]]:
+        return [row.data for row in read_rows(path)[0]]
+
+    def chart(row: dict[str, Any]) -> tuple:
+        return tuple((item["label"], item["value"]) for item in row["values"])
+
+    write_dataset(data / "sft-task", settings.sft_rows, 0, seed=settings.data_seed, config=settings.task,
+                  overwrite=True, progress=True)
+    sft = rows(data / "sft-task" / "train.jsonl")
+    rl_rows, spare = settings.rl_steps * settings.prompts_per_step, 50
+    write_dataset(data / "rl-task", rl_rows + spare, settings.test_rows + spare, seed=settings.data_seed + 1,
+                  config=settings.rl_task, overwrite=True, progress=True)
+    seen = {chart(row) for row in sft}
+    train = [row for row in rows(data / "rl-task" / "train.jsonl") if chart(row) not in seen][:rl_rows]
+    test = [row for row in rows(data / "rl-task" / "test.jsonl") if chart(row) not in seen][:settings.test_rows]
+    write_rows(data / "sft.jsonl", [{**row, "reasoning": row["solution"]} for row in sft])
+    write_rows(data / "rl.jsonl", train)
+    write_rows(data / "test.jsonl", test)
+    # pass@k: each of the first questions k times under distinct ids, sampled once each
+    write_rows(data / "pass.jsonl", [{**row, "id": f"{row['id']}~{draw}"} for row in test[:settings.pass_rows]
+                                     for draw in range(settings.pass_k)])
+    return data
+
+
+def make_base(out: Path, settings: EvidenceSettings) -> Path:
+    from stepgrpo.models.smollm2 import build_model
+
+    base = out / "base"
+    if not (base / "config.json").is_file():
+        build_model(settings.model, base, overwrite=True)
+    return base
+
+
+def merge_adapter(adapter: Path, target: Path) -> Path:
+    """A full model folder from a LoRA run's `final` adapter (its config names the base folder), so that
+    evaluation and the next stage load it like any checkpoint. Written beside `target`, then renamed."""
+    from peft import AutoPeftModelForCausalLM
+    from transformers import AutoTokenizer
+
+    if (target / "config.json").is_file():
+        return target
+    if not (adapter / "adapter_config.json").is_file():  # full fine-tuning: already a model folder
+        return adapter
+    model = AutoPeftModelForCausalLM.from_pretrained(str(adapter)).merge_and_unload()
+    staging = target.with_name(f".{target.name}.tmp")
+    shutil.rmtree(staging, ignore_errors=True)
+    model.save_pretrained(staging)
+    AutoTokenizer.from_pretrained(str(adapter)).save_pretrained(staging)
+    os.replace(staging, target)
+    return target
+
+
+def resumable(output_dir: Path) -> bool:
+    """Whether a run folder holds a checkpoint to continue from."""
+    return output_dir.is_dir() and any(p.name.startswith("checkpoint-") for p in output_dir.iterdir())
+
+
+def warm_up(base: Path, data: Path, out: Path, settings: EvidenceSettings) -> Path:
+    """SFT once (all weights) into OUT/sft/final: the start of every RL run."""
+    from stepgrpo.training.config import config_from_mapping
+    from stepgrpo.training.sft import StepSFTConfig, sft
+
+    folder = out / "sft"
+    if not (folder / "final").is_dir():
+        layer = {"model": str(base), "train_data": str(data / "sft.jsonl"), "output_dir": str(folder),
+                 "num_train_epochs": settings.sft_epochs, "per_device_train_batch_size": settings.sft_batch_size,
+                 "learning_rate": settings.sft_learning_rate, "warmup_steps": 5, "lr_scheduler_type": "cosine",
+                 "logging_steps": 1, "save_strategy": "steps", "save_steps": settings.save_steps,
+                 "save_total_limit": 1, "report_to": "none", "gradient_checkpointing": False, "seed": 0}
+        sft(*config_from_mapping(layer, config_cls=StepSFTConfig, source="evidence"), resume=resumable(folder))
+    return folder / "final"
+
+
+def train_variant(name: str, seed: int, start: Path, data: Path, out: Path, settings: EvidenceSettings) -> Path:
+    """One GRPO run of `VARIANTS[name]` (LoRA) from the warm-up; resumes from its last checkpoint."""
+    from stepgrpo.training.config import config_from_mapping
+    from stepgrpo.training.run import train
+
+    folder = out / f"seed{seed}" / name
+    if not (folder / "final").is_dir():
+        layer = {"model": str(start), "train_data": str(data / "rl.jsonl"), "output_dir": str(folder),
+                 "max_steps": settings.rl_steps, "learning_rate": settings.rl_learning_rate,
+                 "num_generations": settings.num_generations,
+                 "per_device_train_batch_size": settings.num_generations * settings.prompts_per_step,
+                 "max_completion_length": settings.max_completion_length, "temperature": settings.temperature,
+                 "beta": settings.beta, "logging_steps": 1, "save_strategy": "steps",
+                 "save_steps": settings.save_steps, "report_to": "none", "gradient_checkpointing": False,
+                 "completion_table_steps": 10, "seed": seed, **settings.lora, **VARIANTS[name].settings}
+        train(*config_from_mapping(layer, source="evidence"), resume=resumable(folder))
+    return folder
+
+
+def evaluate(model: Path, data: Path, out: Path, settings: EvidenceSettings) -> dict[str, Any]:
+    """Greedy test metrics (the demo's) plus pass@k at temperature 1 and a few sample completions."""
+    import torch
+
+    from stepgrpo.eval.generate import GenerationSettings
+    from stepgrpo.eval.runner import evaluate as run_eval
+
+    length = DemoSettings(max_completion_length=settings.max_completion_length)
+    greedy = evaluate_model(model, data, out / "greedy", length)
+    torch.manual_seed(0)
+    sampling = GenerationSettings(max_new_tokens=settings.max_completion_length, temperature=1.0, batch_size=25)
+    run_eval("chartmath", data / "pass.jsonl", model, out / "pass", settings=sampling)
+    solved: dict[str, bool] = {}
+    for line in (out / "pass" / "chartmath" / "predictions.jsonl").read_text().splitlines():
+        record = json.loads(line)
+        question = record["id"].rsplit("~", 1)[0]
+        solved[question] = solved.get(question, False) or record["correct"]
+    predictions = [json.loads(line) for line in
+                   (out / "greedy" / "chartmath" / "predictions.jsonl").read_text().splitlines()]
+    return {**greedy, "pass_at_k": sum(solved.values()) / len(solved),
+            "samples": [{key: p[key] for key in ("id", "answer", "extracted", "correct", "completion")}
+                        for p in predictions[:3]],
+            "hacking": hacking_signs(predictions, data)}
+
+
+def hacking_signs(predictions: list[dict[str, Any]], data: Path) -> dict[str, float]:
+    """Shares of greedy completions that earn step rewards without being right: valid format but wrong answer,
+    most key steps matched but wrong answer, and the mean completion length in characters."""
+    from stepgrpo.rewards import accuracy_report, validity_report
+
+    rows = {json.loads(line)["id"]: json.loads(line) for line in (data / "test.jsonl").read_text().splitlines()}
+    reports = [(p, accuracy_report(p["completion"], rows[p["id"]]["answer"], rows[p["id"]]["key_steps"],
+                                   rows[p["id"]]["choices"]), validity_report(p["completion"])) for p in predictions]
+    wrong = [(a, v) for _, a, v in reports if not a.correct]
+    return {"valid_but_wrong": sum(v.ok for _, v in wrong) / len(reports),
+            "keysteps_but_wrong": sum(a.key_step_fraction >= 0.5 for a, _ in wrong) / len(reports),
+            "mean_chars": statistics.fmean(len(p["completion"]) for p, _, _ in reports)}
+
+
+# ---------------------------------------------------------------- report
+
+
+def sft_train_seconds(out: Path) -> float:
+    """The warm-up's training time (`train_runtime` of the SFT sitting that finished it), 0 before."""
+    return next((e["train_runtime"] for e in log_history(out / "sft") if "train_runtime" in e), 0.0)
+
+
+def train_seconds(history: list[dict[str, Any]]) -> float:
+    """Training time of an RL run from its log (TRL's `step_time` per step), over every sitting."""
+    return sum(entry.get("step_time", 0.0) for entry in history)
+
+
+def table(everything: dict[str, Any], names: tuple[str, ...], seeds: list[int], k: int) -> str:
+    lines = [f"| model | answer accuracy | key-step fraction | validity | pass@{k} (T=1) | RL seeds done "
+             "| training (min/run) |", "|---|---|---|---|---|---|---|"]
+    if "sft" in everything:
+        cells = " | ".join(f"{everything['sft'][metric]:.3f}" for metric in METRICS)
+        lines.append(f"| {SFT_LABEL} | {cells} | – | {everything.get('sft_train_seconds', 0) / 60:.0f} |")
+    else:
+        lines.append(f"| {SFT_LABEL} | *not run yet* | | | | – | |")
+    for name in names:
+        runs = [everything["runs"][str(seed)][name] for seed in seeds if name in everything["runs"].get(str(seed), {})]
+        label = f"{VARIANTS[name].label} (`{name}`)"
+        if not runs:
+            lines.append(f"| {label} | *not run yet* | | | | 0/{len(seeds)} | |")
+            continue
+        cells = " | ".join(mean_spread([run["metrics"][metric] for run in runs]) for metric in METRICS)
+        minutes = statistics.fmean(train_seconds(run["history"]) for run in runs) / 60
+        lines.append(f"| {label} | {cells} | {len(runs)}/{len(seeds)} | {minutes:.0f} |")
+    return "\n".join(lines)
+
+
+def signal_table(everything: dict[str, Any], names: tuple[str, ...]) -> str:
+    lines = ["| variant | zero-spread groups | train accuracy, first → last 10 steps | completion length, first → "
+             "last 10 | greedy: valid but wrong | greedy: ≥ half the key steps but wrong |",
+             "|---|---|---|---|---|---|"]
+    for name in names:
+        runs = [r[name] for r in everything["runs"].values() if name in r]
+        if not runs:
+            continue
+
+        def mean(key: str, part: slice, runs: list = runs) -> float:
+            return statistics.fmean(statistics.fmean(series(r["history"], key)[1][part]) for r in runs)
+
+        first, last = slice(0, 10), slice(-10, None)
+        accuracy, length = CURVES["accuracy"][0], CURVES["length"][0]
+        hacking = {key: statistics.fmean(r["metrics"]["hacking"][key] for r in runs)
+                   for key in ("valid_but_wrong", "keysteps_but_wrong")}
+        lines.append(f"| `{name}` | {mean(CURVES['zero_spread'][0], slice(None)):.2f} | "
+                     f"{mean(accuracy, first):.3f} → {mean(accuracy, last):.3f} | "
+                     f"{mean(length, first):.0f} → {mean(length, last):.0f} | "
+                     f"{hacking['valid_but_wrong']:.3f} | {hacking['keysteps_but_wrong']:.3f} |")
+    return "\n".join(lines)
+
+
+def plot_bands(everything: dict[str, Any], names: tuple[str, ...], folder: Path, window: int = 5) -> list[Path]:
+    """One PNG per curve: per-step mean over seeds (moving average) with a ±1 std band across seeds."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    written = []
+    for stem, (key, title) in CURVES.items():
+        figure, axis = plt.subplots(figsize=(6, 3.6))
+        drawn = False
+        for name in names:
+            curves = [smooth(series(r[name]["history"], key)[1], window)
+                      for r in everything["runs"].values() if name in r]
+            curves = [c for c in curves if c]
+            if not curves:
+                continue
+            steps = min(len(c) for c in curves)
+            mean = [statistics.fmean(c[i] for c in curves) for i in range(steps)]
+            spread = [statistics.stdev([c[i] for c in curves]) if len(curves) > 1 else 0.0 for i in range(steps)]
+            x = list(range(1, steps + 1))
+            axis.plot(x, mean, label=f"{VARIANTS[name].label} ({len(curves)} seeds)")
+            axis.fill_between(x, [m - s for m, s in zip(mean, spread, strict=True)],
+                              [m + s for m, s in zip(mean, spread, strict=True)], alpha=0.2)
+            drawn = True
+        if drawn:
+            axis.set_xlabel("RL step")
+            axis.set_title(f"{title}, moving average of {window}, ±1 std over seeds", fontsize=9)
+            axis.grid(alpha=0.3)
+            axis.legend(fontsize=7)
+            figure.tight_layout()
+            path = folder / f"evidence-{stem}.png"
+            figure.savefig(path, dpi=110)
+            written.append(path)
+        plt.close(figure)
+    return written
+
+
+def verdict(everything: dict[str, Any], seeds: list[int]) -> str:
+    runs = {name: [everything["runs"][str(s)][name]["metrics"]["accuracy"] for s in seeds
+                   if name in everything["runs"].get(str(s), {})] for name in MAIN}
+    if min(len(v) for v in runs.values()) < len(seeds):
+        return (f"**No verdict yet**: outcome-only has {len(runs['outcome'])} and StepGRPO {len(runs['stepgrpo'])} "
+                f"of {len(seeds)} RL seeds finished. Rerun the command above to continue.")
+    outcome, step = statistics.fmean(runs["outcome"]), statistics.fmean(runs["stepgrpo"])
+    noise = max(statistics.stdev(runs["outcome"]), statistics.stdev(runs["stepgrpo"]))
+    diff = step - outcome
+    if abs(diff) <= noise:
+        return (f"StepGRPO {step:.3f} vs outcome-only {outcome:.3f} greedy accuracy: a difference of {diff:+.3f}, "
+                f"within one seed standard deviation ({noise:.3f}); **no measurable difference at this budget**.")
+    better = "beats" if diff > 0 else "does not beat"
+    return (f"StepGRPO {step:.3f} vs outcome-only {outcome:.3f} greedy accuracy ({diff:+.3f}, more than one seed "
+            f"standard deviation, {noise:.3f}): **StepGRPO {better} outcome-only GRPO here**.")
+
+
+def samples(everything: dict[str, Any], names: tuple[str, ...]) -> str:
+    blocks = []
+    for label, metrics in [(SFT_LABEL, everything.get("sft")),
+                           *[(f"`{n}`, seed {s}", r[n]["metrics"]) for n in names
+                             for s, r in list(everything["runs"].items())[:1] if n in r]]:
+        if metrics:
+            first = metrics["samples"][0]
+            blocks.append(f"**{label}** (reference answer {first['answer']}, read {first['extracted']!r}, "
+                          f"{'right' if first['correct'] else 'wrong'}):\n\n```\n{first['completion'].strip()}\n```")
+    return "\n\n".join(blocks)
+
+
+def write_report(everything: dict[str, Any], settings: EvidenceSettings, seeds: list[int], folder: Path,
+                 command: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    names = (*MAIN, *EXTRA)
+    images = "\n".join(f"![{p.name}]({p.name})" for p in plot_bands(everything, names, folder))
+    task = settings.task
+    runs = [r for seed_runs in everything["runs"].values() for r in seed_runs.values()]
+    total = everything.get("sft_train_seconds", 0) + sum(train_seconds(r["history"]) for r in runs)
+    evaluation = [everything["sft_eval_seconds"]] if "sft_eval_seconds" in everything else []
+    evaluation += [r["eval_seconds"] for r in runs if "eval_seconds" in r]
+    body = f"""# Evidence: StepGRPO vs outcome-only GRPO on a real pretrained model
+
+Command (CPU, one thread; finished runs in `--out` are reused, unfinished ones resume from their last
+checkpoint, so rerun it to continue or to reproduce every number and plot here):
+
+    {command}
+
+Model: SmolLM2-135M-Instruct (`stepgrpo make-model smollm2-135m`). Task: ChartMath with the chart as a text
+table ({task.min_bars}-{task.max_bars} bars of height {task.min_value}-{task.max_value};
+{", ".join(task.operations)}; {task.mcq_share:.0%} multiple choice) for the warm-up; RL and evaluation use only
+its {" and ".join(settings.rl_task.operations)} questions (the multi-step ones), on charts the warm-up never saw.
+
+- Warm-up: SFT of all weights on {settings.sft_rows} reference reasonings ({settings.sft_epochs:g} epoch, batch
+  {settings.sft_batch_size}, lr {settings.sft_learning_rate}).
+- RL, from that checkpoint: {settings.rl_steps} GRPO steps of {settings.prompts_per_step} prompts ×
+  {settings.num_generations} completions on questions unseen in SFT, in the same order for every variant of a seed;
+  lr {settings.rl_learning_rate}, temperature {settings.temperature}, β = {settings.beta},
+  {settings.max_completion_length} completion tokens; LoRA (r = {settings.lora_r}, α = {settings.lora_alpha}) on every
+  linear layer of the top {settings.lora_layers} of 30 decoder layers.
+- Evaluation: greedy on {settings.test_rows} held-out {"/".join(settings.rl_task.operations)} test questions;
+  pass@{settings.pass_k} at temperature 1 on the first {settings.pass_rows}. Cells: mean ± sample standard
+  deviation over RL seeds {", ".join(map(str, seeds))}.
+
+Why these choices: [smollm2.md](../smollm2.md).
+
+## Results
+
+{table(everything, names, seeds, settings.pass_k)}
+
+{verdict(everything, seeds)}
+
+Rows marked *not run yet* are planned but not finished; the RL seeds column shows how many seeds each mean covers.
+Training time so far: {total / 60:.0f} minutes (from the training logs, over every sitting). Evaluating one model
+(merging, {settings.test_rows} greedy and {settings.pass_rows * settings.pass_k} sampled completions) took
+{f"about {statistics.fmean(evaluation) / 60:.0f} minutes" if evaluation else "(not recorded yet)"}. One thread of a
+2-core machine shared with other jobs.
+
+## Training curves
+
+{images or "*No RL run has finished yet.*"}
+
+## Training signal and reward hacking checks
+
+{signal_table(everything, names) or "*No RL run has finished yet.*"}
+
+"Valid but wrong" and "≥ half the key steps but wrong": shares of the greedy test completions that earn StepRVR or
+most of StepRAR's key-step bonus with a wrong answer, the ways a step reward could be gamed.
+
+## Sample completions (greedy, first test question)
+
+{samples(everything, names)}
+"""
+    path = folder / "evidence.md"
+    path.write_text(body)
+    return path
+
+
+# ---------------------------------------------------------------- main
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=Path("runs/evidence"))
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--variants", default=",".join((*MAIN, *EXTRA)),
+                        help="in order; the first two are the main comparison, run seed by seed")
+    parser.add_argument("--docs", type=Path, help="folder for evidence.md and PNGs (default: docs/results, "
+                                                  "with --smoke: OUT)")
+    parser.add_argument("--report-only", action="store_true", help="write the report from finished runs only")
+    parser.add_argument("--smoke", action="store_true", help="tiny budgets to check the pipeline (minutes)")
+    options = parser.parse_args()
+    options.docs = options.docs or (options.out if options.smoke else Path("docs/results"))
+
+    settings = EvidenceSettings()
+    if options.smoke:
+        settings = replace(settings, sft_rows=16, test_rows=4, pass_rows=2, pass_k=2, rl_steps=2, prompts_per_step=2,
+                           num_generations=2, max_completion_length=24, save_steps=1)
+    variants = [name.strip() for name in options.variants.split(",") if name.strip()]
+    unknown = [name for name in variants if name not in VARIANTS]
+    if unknown:
+        parser.error(f"--variants: unknown {', '.join(unknown)}; choose from {', '.join(VARIANTS)}")
+    options.out.mkdir(parents=True, exist_ok=True)
+    results_path = options.out / "results.json"
+    stored = load_results(results_path)
+    budget = json.loads(json.dumps(asdict(settings)))
+    if stored and stored["settings"] != budget:
+        parser.error(f"{results_path} holds runs made with other settings; use another --out")
+    everything = {"settings": budget, "runs": {}, **stored}
+    everything["sft_train_seconds"] = sft_train_seconds(options.out)
+    command = (f"OMP_NUM_THREADS=1 .venv/bin/python benchmarks/evidence.py --out {options.out} --seeds "
+               + " ".join(map(str, options.seeds)) + (" --smoke" if options.smoke else "")
+               + (f" --variants {','.join(variants)}" if tuple(variants) != (*MAIN, *EXTRA) else ""))
+
+    if not options.report_only:
+        data, base = make_data(options.out, settings), make_base(options.out, settings)
+        start = warm_up(base, data, options.out, settings)
+        everything["sft_train_seconds"] = sft_train_seconds(options.out)
+        if "sft" not in everything:
+            began = time.perf_counter()
+            everything["sft"] = evaluate(start, data, options.out / "eval" / "sft", settings)
+            everything["sft_eval_seconds"] = round(time.perf_counter() - began, 1)
+            save_results(results_path, everything)
+            print(f"sft: { {k: everything['sft'][k] for k in METRICS} }", flush=True)
+            write_report(everything, settings, options.seeds, options.docs, command)
+        main_pair = [name for name in variants if name in MAIN]
+        order = [(seed, name) for seed in options.seeds for name in main_pair]  # paired results come early
+        order += [(seed, name) for name in variants if name not in MAIN for seed in options.seeds]
+        for seed, name in order:
+            done = everything["runs"].setdefault(str(seed), {})
+            if name in done:
+                continue
+            began = time.perf_counter()
+            folder = train_variant(name, seed, start, data, options.out, settings)
+            evaluated = time.perf_counter()
+            merged = merge_adapter(folder / "final", folder / "merged")
+            metrics = evaluate(merged, data, options.out / "eval" / f"seed{seed}-{name}", settings)
+            done[name] = {"metrics": metrics, "seconds": round(time.perf_counter() - began, 1),
+                          "eval_seconds": round(time.perf_counter() - evaluated, 1), "history": log_history(folder)}
+            save_results(results_path, everything)
+            if merged.name == "merged":
+                shutil.rmtree(merged)  # 0.5 GB each; the adapter in final/ stays
+            print(f"[seed {seed}] {name}: { {k: metrics[k] for k in METRICS} } ({done[name]['seconds']} s)",
+                  flush=True)
+            write_report(everything, settings, options.seeds, options.docs, command)
+    report = write_report(everything, settings, options.seeds, options.docs, command)
+    print(f"wrote {report}")
+
+
+if __name__ == "__main__":
+    main()
