@@ -10,15 +10,13 @@ Why each choice: docs/models.md.
 
 from __future__ import annotations
 
-import os
 import random
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any, Literal
 
 from stepgrpo.data.prompts import CHOICES_INSTRUCTION, REASONING_PROMPT, THINK_PROMPT
 from stepgrpo.models.vision_tokens import IMAGE_TOKEN, VIDEO_TOKEN, VISION_END, VISION_PAD, VISION_START
+from stepgrpo.outputs import atomic_folder
 
 Arch = Literal["qwen2-vl", "qwen2.5-vl", "qwen2"]
 ARCHES: tuple[str, ...] = ("qwen2-vl", "qwen2.5-vl", "qwen2")
@@ -188,9 +186,7 @@ def build_tiny_model(out_dir: str | Path, arch: Arch = "qwen2-vl", seed: int = 0
     ids = tokenizer.convert_tokens_to_ids
     model.generation_config = GenerationConfig(eos_token_id=[ids("<|im_end|>"), ids("<|endoftext|>")],
                                                pad_token_id=ids("<|endoftext|>"), bos_token_id=ids("<|endoftext|>"))
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
+    with atomic_folder(out_dir) as staging:
         model.save_pretrained(staging)
         if arch == "qwen2":
             tokenizer.save_pretrained(staging)
@@ -201,10 +197,4 @@ def build_tiny_model(out_dir: str | Path, arch: Arch = "qwen2-vl", seed: int = 0
 
             image_processor = Qwen2VLImageProcessorPil(min_pixels=min_pixels, max_pixels=max_pixels)
             Qwen2VLImageOnlyProcessor(image_processor, tokenizer, chat_template=CHAT_TEMPLATE).save_pretrained(staging)
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.replace(staging, out_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return out_dir
