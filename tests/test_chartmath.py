@@ -239,3 +239,20 @@ def test_cli_writes_deterministic_files_and_refuses_to_clobber(tmp_path: Path) -
     bad = runner.invoke(app, ["make-data", "chartmath", str(tmp_path / "c"), "--operations", "sum,divide"])
     assert bad.exit_code != 0 and "divide" in bad.output
     assert not (tmp_path / "c" / "train.jsonl").exists()
+
+
+def test_cli_chart_as_text_writes_tables_and_no_images(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from stepgrpo.cli import app
+    from stepgrpo.rewards import reasoning_validity
+
+    result = CliRunner().invoke(app, ["make-data", "chartmath", str(tmp_path / "t"), "--train", "4", "--test", "2",
+                                      "--chart-as-text"])
+    assert result.exit_code == 0, result.output
+    assert not (tmp_path / "t" / "images").exists()
+    rows = _rows(tmp_path / "t" / "train.jsonl")
+    assert len(rows) == 4
+    for row in rows:
+        assert "| bar | value |" in row["question"] and "image_path" not in row
+        assert reasoning_validity(row["solution"]) == 1.0

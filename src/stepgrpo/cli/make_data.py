@@ -34,6 +34,8 @@ def chartmath(
         help=f"Comma-separated kinds from: {', '.join(OPERATIONS)}.")] = ",".join(_D.operations),
     mcq_share: Annotated[float, typer.Option(help="Share of multiple-choice rows.")] = _D.mcq_share,
     value_labels: Annotated[bool, typer.Option(help="Print each bar's value above it.")] = _D.value_labels,
+    chart_as_text: Annotated[bool, typer.Option(help="Give the chart as a text table in the question, for text-only "
+                                                     "models (no images written).")] = _D.chart_as_text,
     overwrite: Annotated[bool, typer.Option(help="Replace a dataset already in OUT.")] = False,
 ) -> None:
     """Bar charts with 2-3 step arithmetic questions, R1-VL-format reference reasonings and key steps."""
@@ -41,7 +43,7 @@ def chartmath(
         config = ChartMathConfig(
             min_bars=min_bars, max_bars=max_bars, min_value=min_value, max_value=max_value,
             operations=tuple(op.strip() for op in operations.split(",") if op.strip()),
-            mcq_share=mcq_share, image_size=image_size, value_labels=value_labels,
+            mcq_share=mcq_share, image_size=image_size, value_labels=value_labels, chart_as_text=chart_as_text,
         )
         if out.exists() and not out.is_dir():
             raise ValueError(f"{out}: is a file; make-data writes a folder")
