@@ -25,11 +25,11 @@ came from, so later errors can name it) and, for SFT, `completion`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from stepgrpo.cells import key_steps_cell
+from stepgrpo.cells import choices_cell, key_steps_cell
 from stepgrpo.data.io import Row, RowError, iter_rows
 from stepgrpo.data.layouts import CONVERSATION_FIELDS, DEFAULT_FIELDS, Fields, LayoutError
 from stepgrpo.data.prompts import PROMPTS, build_messages
@@ -64,13 +64,9 @@ def normalize_key_steps(value: Any) -> list[list[str]]:
 
 
 def normalize_choices(value: Any) -> list[str] | None:
-    if value is None or (hasattr(value, "__len__") and len(value) == 0):
-        return None
-    if isinstance(value, Mapping):
-        return [str(value[key]) for key in sorted(value)]
-    if isinstance(value, str) or not isinstance(value, Iterable):
-        raise ValueError(f"choices: expected a list or a letter → option mapping, got {type(value).__name__}")
-    return [str(option) for option in value]
+    """The options in letter order (`stepgrpo.cells.choices_cell` reads every cell form)."""
+    options = choices_cell(value)
+    return [text for _, text in sorted(options.items())] if options else None
 
 
 def _already_prompted(question: str, reasoning_format: str) -> bool:

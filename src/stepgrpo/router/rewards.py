@@ -19,6 +19,7 @@ from typing import Any
 
 from rapidfuzz import fuzz, utils
 
+from stepgrpo.cells import completion_cell
 from stepgrpo.router.format import StepFormatError, kb_from_label, parse_answer_step, parse_router_step
 
 Similarity = Callable[[str, str], float]
@@ -100,16 +101,6 @@ def answer_step_reward(completion: str, golds: str | Sequence[str]) -> float:
 # ---- TRL reward-function adapters: fn(completions, **dataset_columns) -> list[float | None] ----
 
 
-def completion_text(completion: str | list[dict[str, Any]]) -> str:
-    """The text of a TRL completion, plain or conversational (the last message's text parts)."""
-    if isinstance(completion, str):
-        return completion
-    content = completion[-1]["content"] if completion else ""
-    if isinstance(content, str):
-        return content
-    return "".join(part.get("text", "") for part in content if part.get("type") == "text")
-
-
 @functools.cache
 def query_similarity(embedding_model: str | None = None) -> Similarity:
     """The paper's embedding cosine under a local sentence-transformers model, else the lexical
@@ -127,7 +118,7 @@ def make_router_step_reward(similarity: Similarity = lexical_similarity) -> Call
     def router_step(completions: list, step_type: list[str], ref_query: list[str], ref_kb: list[str],
                     **_: Any) -> list[float | None]:
         return [
-            router_step_reward(completion_text(c), query, kb, similarity) if kind == "ret" else None
+            router_step_reward(completion_cell(c), query, kb, similarity) if kind == "ret" else None
             for c, kind, query, kb in zip(completions, step_type, ref_query, ref_kb, strict=True)
         ]
 
@@ -138,7 +129,7 @@ def answer_step(completions: list, step_type: list[str], ref_answers: list[list[
                 **_: Any) -> list[float | None]:
     """The answer-step reward for TRL; None (skipped by TRL) on router-step rows."""
     return [
-        answer_step_reward(completion_text(c), golds) if kind == "ans" else None
+        answer_step_reward(completion_cell(c), golds) if kind == "ans" else None
         for c, kind, golds in zip(completions, step_type, ref_answers, strict=True)
     ]
 
