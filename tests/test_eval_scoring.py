@@ -196,7 +196,7 @@ def _result(name: str, score: float) -> RunResult:
 
 
 @pytest.mark.parametrize(("row", "avg"), [
-    # R1-VL Table 1 (r1vl.md §6.2): MathVista, MMStar, Math-V, ChartQA, DynaMath, HallBench, MathVerse, MME_sum
+    # R1-VL Table 1 (arXiv 2503.12937): MathVista, MMStar, Math-V, ChartQA, DynaMath, HallBench, MathVerse, MME_sum
     ((63.5, 60.0, 24.7, 83.9, 45.2, 54.7, 40.0, 2376), 57.1),  # R1-VL-7B
     ((52.1, 49.8, 17.1, 75.2, 29.4, 44.0, 26.2, 2048), 45.8),  # R1-VL-2B
     ((58.2, 60.7, 16.3, 83.0, 42.1, 50.6, 32.5, 2327), 53.3),  # Qwen2-VL-7B
