@@ -86,7 +86,7 @@ def test_predictions_scored_with_allow_partial_are_marked_everywhere(tmp_path, m
     limited = invoke("--benchmark", "mmstar", "--data", str(data), "--predictions", str(predictions),
                      "--allow-partial", "--limit", "2")
     assert limited.exit_code == 0, limited.output
-    result = json.loads((tmp_path / "runs" / "eval" / "vllm-run" / "mmstar" / "result.json").read_text())
+    result = json.loads((tmp_path / "runs" / "eval" / "vllm-run.jsonl" / "mmstar" / "result.json").read_text())
     assert result["n_items"] == 2 and result["score"] == 100.0
     assert result["partial_reasons"][-1] == "--limit 2: the first 2 of 3 items"
 

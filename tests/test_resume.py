@@ -110,3 +110,16 @@ def test_checkpoint_choice_names_each_skipped_folder(tmp_path):
     (tmp_path / "checkpoint-2" / "trainer_state.json").unlink()
     with pytest.raises(CheckpointError, match=r"no complete checkpoint .*checkpoint-2: no trainer_state\.json"):
         choose_checkpoint(tmp_path)
+
+
+@pytest.mark.parametrize("command", ["train", "sft"])
+def test_fresh_run_over_an_earlier_final_model_is_refused(tiny_lm_dir, tmp_path, command):
+    """Runs saved without checkpoints leave only final/: a new run must not replace it silently."""
+    data = write_rows(tmp_path / "data", count=2, image=False, reasoning=True)
+    out = tmp_path / "run"
+    (out / "final").mkdir(parents=True)
+    (out / "final" / "notes.txt").write_text("mine")
+    args = [command, "--model", str(tiny_lm_dir), "--train_data", str(data), "--output_dir", str(out)]
+    refused = runner.invoke(app, args)
+    assert refused.exit_code == 2 and "holds the model of an earlier run" in refused.output
+    assert (out / "final" / "notes.txt").read_text() == "mine"

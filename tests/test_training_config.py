@@ -41,7 +41,7 @@ def test_merge_order_preset_then_file_then_command_line(tmp_path):
     (["--reward_weights", "[1.0]"], r"reward_weights: 1 weights for 2 reward_funcs"),
     (["--max_steps", "many"], r"command line: max_steps: Input should be a valid integer"),
     (["--dtype", "int4"], r"command line: dtype: Input should be 'float32'"),
-    (["--alpha", "-1"], r"alpha: must be >= 0"),
+    (["--alpha", "-1"], r"alpha: must be a finite number >= 0"),
 ])
 def test_bad_fields_are_named(override, message):
     with pytest.raises(ConfigError, match=message):

@@ -198,7 +198,7 @@ def test_name_type_and_cross_field_problems_at_once_without_torch(tmp_path, monk
     expected = ["bad.yaml: unknown field 'lerning_rate'", "bad.yaml: num_generations: Input should be a valid integer",
                 "command line: unknown field 'temperatur'",
                 "bad.yaml: reward_funcs: ['step_accuracy'] not allowed with reasoning_format router",
-                "bad.yaml: reward_weights: 3 weights for 2 reward_funcs", "bad.yaml: alpha: must be >= 0",
+                "bad.yaml: reward_weights: 3 weights for 2 reward_funcs", "bad.yaml: alpha: must be a finite number >= 0",
                 "command line: completion_table_steps: must be a positive integer",
                 "bad.yaml: logprob_temperature: 0.5 differs from temperature 1.2",
                 "command line: egsw: level 'token' is not allowed"]
@@ -213,7 +213,7 @@ RULES = [  # (settings, the problem's start): each rule across fields once
     ({"reasoning_format": "router", "reward_funcs": ["step_validity"], "reward_weights": [1.0]},
      "reward_funcs: ['step_validity'] not allowed with reasoning_format router"),
     ({"reward_weights": [1.0]}, "reward_weights: 1 weights for 2 reward_funcs"),
-    ({"alpha": -0.5}, "alpha: must be >= 0"),
+    ({"alpha": -0.5}, "alpha: must be a finite number >= 0"),
     ({"max_prompt_length": 0}, "max_prompt_length: must be a positive integer or null"),
     ({"completion_table_steps": -1}, "completion_table_steps: must be a positive integer or null"),
     ({"logprob_temperature": 0.0}, "logprob_temperature: must be > 0 or null"),
@@ -230,6 +230,10 @@ RULES = [  # (settings, the problem's start): each rule across fields once
      "router_rollout: 'sometimes' is not allowed; choose one of teacher, on_policy"),
     ({"reasoning_format": "router", "reward_funcs": ["router_step"], "advantage_mode": "step"},
      "advantage_mode: step-level credit needs sections to split; reasoning_format router"),
+    ({"alpha": float("nan")}, "alpha: must be a finite number >= 0"),
+    ({"step_advantage_coef": float("inf")}, "step_advantage_coef: must be a finite number"),
+    ({"egsw": {"alpha": float("nan")}}, "egsw: needs alpha >= 0 and temperature > 0"),
+    ({"resume_from_checkpoint": "somewhere"}, "resume_from_checkpoint: use --resume"),
 ]
 
 

@@ -58,7 +58,7 @@ def eval_command(
         raise typer.Exit(2)
     source = model if model is not None else predictions
     assert source is not None
-    out = out or Path("runs") / "eval" / (source.resolve().name if model is not None else source.stem)
+    out = out or Path("runs") / "eval" / source.resolve().name
     try:
         if predictions is not None:
             if prompt not in ("r1vl", "think"):

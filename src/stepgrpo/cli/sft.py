@@ -25,12 +25,14 @@ def sft_command(
     resume, config, overrides = check_recipe(ctx.args, None, "sft")
     from stepgrpo.data.io import DataFileError
     from stepgrpo.data.training import TrainingDataError
+    from stepgrpo.training.checkpoints import refuse_old_final
     from stepgrpo.training.config import ConfigError, load_train_config
     from stepgrpo.training.lengths import PromptTooLongError
     from stepgrpo.training.sft import StepSFTConfig, sft
 
     try:
         run, args = load_train_config(config, overrides, config_cls=StepSFTConfig)
+        refuse_old_final(args.output_dir, resume, overwrite)
         final = sft(run, args, resume=resume, overwrite=overwrite, skip_bad_rows=skip_bad_rows)
     except (ConfigError, DataFileError, TrainingDataError, PromptTooLongError, FileNotFoundError) as error:
         fail(str(error))

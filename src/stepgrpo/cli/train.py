@@ -162,9 +162,11 @@ def train_command(
         run, args = load_train_config(config, overrides, preset)
     except ConfigError as error:
         fail(str(error))
+    from stepgrpo.training.checkpoints import refuse_old_final
     from stepgrpo.training.run import train
 
     try:
+        refuse_old_final(args.output_dir, resume, overwrite)
         final = train(run, args, resume=resume, overwrite=overwrite, skip_bad_rows=skip_bad_rows)
     except (ConfigError, DataFileError, TrainingDataError, PromptTooLongError, FileNotFoundError) as error:
         fail(str(error))

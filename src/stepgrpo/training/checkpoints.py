@@ -123,6 +123,15 @@ def old_run_folders(output_dir: str | Path, overwrite: bool = False) -> list[Pat
     return [*found, *([final] if final.is_dir() else [])]
 
 
+def refuse_old_final(output_dir: str | Path, resume: bool | str | Path, overwrite: bool) -> None:
+    """The commands' guard for a fresh run into a folder whose `final/` holds an earlier run's model
+    (runs saved without checkpoints leave only that): refused unless `--resume` or `--overwrite`."""
+    final = Path(output_dir) / "final"
+    if not resume and not overwrite and final.exists():
+        raise CheckpointError(f"{final}: holds the model of an earlier run; pass --overwrite to replace it, "
+                              "or another output_dir")
+
+
 def remove_old_run(folders: list[Path]) -> None:
     for folder in folders:
         shutil.rmtree(folder, ignore_errors=True)

@@ -11,6 +11,7 @@ from Python is checked the same way. Nothing here imports torch; the tasks' own 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from types import SimpleNamespace
 from typing import Any
@@ -45,7 +46,7 @@ def egsw_settings(value: Any) -> tuple[dict[str, Any] | None, str | None]:
         alpha, temperature = float(settings["alpha"]), float(settings["temperature"])
     except (TypeError, ValueError):
         return None, f"egsw: alpha and temperature must be numbers, got {value!r}"
-    if alpha < 0 or not temperature > 0:
+    if not math.isfinite(alpha) or alpha < 0 or not math.isfinite(temperature) or not temperature > 0:
         return None, f"egsw: needs alpha >= 0 and temperature > 0, got alpha={alpha}, temperature={temperature}"
     if settings["level"] not in EGSW_LEVELS:
         return None, f"egsw: level {settings['level']!r} is not allowed; choose one of {', '.join(EGSW_LEVELS)}"
@@ -115,8 +116,13 @@ def grpo_problems(values: Mapping[str, Any], defaults: Mapping[str, Any]) -> lis
                             f"{values['reasoning_format']}; choose from {', '.join(known)}")
     if weights is not None and len(weights) != len(funcs):
         problems.append(f"reward_weights: {len(weights)} weights for {len(funcs)} reward_funcs {funcs}")
-    if values["alpha"] < 0:
-        problems.append(f"alpha: must be >= 0, got {values['alpha']}")
+    if not math.isfinite(values["alpha"]) or values["alpha"] < 0:
+        problems.append(f"alpha: must be a finite number >= 0, got {values['alpha']}")
+    coef = values.get("step_advantage_coef")
+    if coef is not None and not math.isfinite(coef):
+        problems.append(f"step_advantage_coef: must be a finite number, got {coef}")
+    if values.get("resume_from_checkpoint"):
+        problems.append("resume_from_checkpoint: use --resume (newest complete checkpoint) or --resume PATH")
     for name in ("max_prompt_length", "completion_table_steps"):
         if values[name] is not None and values[name] < 1:
             problems.append(f"{name}: must be a positive integer or null, got {values[name]}")
