@@ -198,7 +198,8 @@ def test_name_type_and_cross_field_problems_at_once_without_torch(tmp_path, monk
     expected = ["bad.yaml: unknown field 'lerning_rate'", "bad.yaml: num_generations: Input should be a valid integer",
                 "command line: unknown field 'temperatur'",
                 "bad.yaml: reward_funcs: ['step_accuracy'] not allowed with reasoning_format router",
-                "bad.yaml: reward_weights: 3 weights for 2 reward_funcs", "bad.yaml: alpha: must be a finite number >= 0",
+                "bad.yaml: reward_weights: 3 weights for 2 reward_funcs",
+                "bad.yaml: alpha: must be a finite number >= 0",
                 "command line: completion_table_steps: must be a positive integer",
                 "bad.yaml: logprob_temperature: 0.5 differs from temperature 1.2",
                 "command line: egsw: level 'token' is not allowed"]
