@@ -158,3 +158,12 @@ def test_new_weights_in_the_same_folder_never_reuse_the_cache(tmp_path, tiny_vlm
     assert result.score == 0.0  # generated afresh by the (random) new weights, not read from the old cache
     assert len(notes) == 1 and "made with other weights" in notes[0]
     assert len(list((out / "chartmath").glob("cache-*.jsonl"))) == 2
+
+
+def test_default_results_folder_names_trained_models_by_their_run():
+    from stepgrpo.cli.eval import default_results_name
+
+    assert default_results_name(Path("/w/runs/a/final")) == "a-final"
+    assert default_results_name(Path("/w/runs/b/final")) == "b-final"
+    assert default_results_name(Path("/w/models/tiny")) == "tiny"
+    assert default_results_name(Path("/w/vllm-run.jsonl")) == "vllm-run.jsonl"

@@ -58,7 +58,7 @@ def eval_command(
         raise typer.Exit(2)
     source = model if model is not None else predictions
     assert source is not None
-    out = out or Path("runs") / "eval" / source.resolve().name
+    out = out or Path("runs") / "eval" / default_results_name(source.resolve())
     try:
         if predictions is not None:
             if prompt not in ("r1vl", "think"):
@@ -82,3 +82,9 @@ def eval_command(
     console.print(detail_table(result))
     console.print(summary_table(load_results(out)))
     console.print(f"results: {out / result.benchmark / 'result.json'}; summary: {out / 'summary.md'}")
+
+
+def default_results_name(source: Path) -> str:
+    """The model folder's or predictions file's name; `train`/`sft` outputs all end in `final/`, so
+    their parent's name comes first (`run-a-final`), and two trained models never share a folder."""
+    return f"{source.parent.name}-{source.name}" if source.name == "final" and source.parent.name else source.name
