@@ -35,6 +35,7 @@ ANSWER_ATTACKS = [
     ("12 (or 16)", "12", None, False), ("12 = 16", "12", None, False), ("x = 12 = 16", "12", None, False),
     ("\\{12, 16\\}", "12", None, False), ("12 \\text{ or } 16", "12", None, False), ("12 OR 16", "12", None, False),
     ("\\geq 12", "12", None, False), ("at least 12", "12", None, False), ("x < 13", "12", None, False),
+    ("12+", "12", None, False), ("12 +", "12", None, False), ("$12+$", "12", None, False),
     # percent and units that change the value
     ("1200%", "12", None, False), ("12%", "12", None, False), ("12 m", "12 cm", None, False),
     ("12 cm", "12 cm^2", None, False),

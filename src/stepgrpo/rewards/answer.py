@@ -61,8 +61,8 @@ _NEGATION = re.compile(r"\b(?:not|wrong|incorrect|isn't|isnt|false|no)\b|n't\b",
 _HEDGE = re.compile(r"\b(?:or|and|either|nor|to|vs)\b|,(?!\d{3}(?!\d))|;|~|\\(?:lor|vee|sim|pm|mp)(?![A-Za-z])|"
                     r"[∨±∓]|\+/-|(?<![A-Za-z])/(?=\s*[A-Za-z])", re.IGNORECASE)
 _ALWAYS_HEDGES = frozenset({"or", "either", "nor", "\\lor", "\\vee", "∨", "\\pm", "\\mp", "±", "∓", "+/-"})
-# a bound is not a value: "≥ 12", "x < 12", "at least 12"
-_RELATION = re.compile(r"\\(?:geq?|leq?|gt|lt|neq?|geqslant|leqslant)(?![A-Za-z])|[<>≤≥≠]|"
+# a bound is not a value: "≥ 12", "x < 12", "at least 12", "12+" (a plus with nothing after it)
+_RELATION = re.compile(r"\\(?:geq?|leq?|gt|lt|neq?|geqslant|leqslant)(?![A-Za-z])|[<>≤≥≠]|(?<=\d)\s*\+(?!\s*[\w(\\{.])|"
                        r"\b(?:at least|at most|more than|less than|greater than|fewer than|no more than)\b",
                        re.IGNORECASE)
 _EQUALS = re.compile(r"=|\\approx(?![A-Za-z])|≈|\\simeq|≅|\\equiv|\\doteq")
