@@ -127,17 +127,10 @@ def signal_table(everything: dict[str, Any], names: tuple[str, ...]) -> str:
     return "\n".join(lines)
 
 
-def mean_history(runs: dict[str, Any], name: str) -> list[dict[str, float]]:
-    """Per-step mean over seeds of every logged number (the steps every seed reached)."""
-    histories = [seed_results[name]["history"] for seed_results in runs.values() if name in seed_results]
-    by_step: dict[int, list[dict[str, Any]]] = {}
-    for history in histories:
-        for entry in history:
-            if "step" in entry and "reward" in entry:
-                by_step.setdefault(entry["step"], []).append(entry)
-    return [{"step": step, **{key: statistics.fmean(e[key] for e in entries) for key in entries[0]
-                              if key != "step" and all(key in e for e in entries)}}
-            for step, entries in sorted(by_step.items()) if len(entries) == len(histories)]
+def seed_histories(runs: dict[str, Any], names: tuple[str, ...]) -> dict[str, list[list[dict[str, Any]]]]:
+    """Variant label → the training log of each finished RL seed, for `plot_curves`."""
+    histories = {VARIANTS[name].label: [r[name]["history"] for r in runs.values() if name in r] for name in names}
+    return {label: runs for label, runs in histories.items() if runs}
 
 
 def write_report(everything: dict[str, Any], settings: DemoSettings, folder: Path, command: str) -> Path:
@@ -146,8 +139,7 @@ def write_report(everything: dict[str, Any], settings: DemoSettings, folder: Pat
     groups = {"components": COMPONENTS, "algorithms": ALGORITHMS}
     images = {}
     for group, names in groups.items():
-        histories = {VARIANTS[n].label: mean_history(runs, n) for n in names if any(n in r for r in runs.values())}
-        paths = plot_curves(histories, folder, prefix=f"ablation-{group}")
+        paths = plot_curves(seed_histories(runs, names), folder, prefix=f"ablation-{group}")
         images[group] = "\n".join(f"![{path.name}]({path.name})" for path in paths)
     body = f"""# Ablation on ChartMath: reward components and advantage algorithms
 

@@ -36,9 +36,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 sys.path.insert(0, str(Path(__file__).parent))
 
-from ablation import load_results, mean_spread, save_results
+from ablation import load_results, mean_spread, save_results, seed_histories
 
-from stepgrpo.curves import series, smooth
+from stepgrpo.curves import plot_curves, series
 from stepgrpo.data.chartmath import ChartMathConfig
 from stepgrpo.demo import SFT_LABEL, VARIANTS, DemoSettings, evaluate_model, log_history
 
@@ -301,44 +301,6 @@ def signal_table(everything: dict[str, Any], names: tuple[str, ...]) -> str:
     return "\n".join(lines)
 
 
-def plot_bands(everything: dict[str, Any], names: tuple[str, ...], folder: Path, window: int = 5) -> list[Path]:
-    """One PNG per curve: per-step mean over seeds (moving average) with a ±1 std band across seeds."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    written = []
-    for stem, (key, title) in CURVES.items():
-        figure, axis = plt.subplots(figsize=(6, 3.6))
-        drawn = False
-        for name in names:
-            curves = [smooth(series(r[name]["history"], key)[1], window)
-                      for r in everything["runs"].values() if name in r]
-            curves = [c for c in curves if c]
-            if not curves:
-                continue
-            steps = min(len(c) for c in curves)
-            mean = [statistics.fmean(c[i] for c in curves) for i in range(steps)]
-            spread = [statistics.stdev([c[i] for c in curves]) if len(curves) > 1 else 0.0 for i in range(steps)]
-            x = list(range(1, steps + 1))
-            axis.plot(x, mean, label=f"{VARIANTS[name].label} ({len(curves)} seeds)")
-            axis.fill_between(x, [m - s for m, s in zip(mean, spread, strict=True)],
-                              [m + s for m, s in zip(mean, spread, strict=True)], alpha=0.2)
-            drawn = True
-        if drawn:
-            axis.set_xlabel("RL step")
-            axis.set_title(f"{title}, moving average of {window}, ±1 std over seeds", fontsize=9)
-            axis.grid(alpha=0.3)
-            axis.legend(fontsize=7)
-            figure.tight_layout()
-            path = folder / f"evidence-{stem}.png"
-            figure.savefig(path, dpi=110)
-            written.append(path)
-        plt.close(figure)
-    return written
-
-
 def verdict(everything: dict[str, Any], seeds: list[int]) -> str:
     runs = {name: [everything["runs"][str(s)][name]["metrics"]["accuracy"] for s in seeds
                    if name in everything["runs"].get(str(s), {})] for name in MAIN}
@@ -372,7 +334,8 @@ def write_report(everything: dict[str, Any], settings: EvidenceSettings, seeds: 
                  command: str) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     names = (*MAIN, *EXTRA)
-    images = "\n".join(f"![{p.name}]({p.name})" for p in plot_bands(everything, names, folder))
+    plots = plot_curves(seed_histories(everything["runs"], names), folder, prefix="evidence", curves=CURVES)
+    images = "\n".join(f"![{p.name}]({p.name})" for p in plots)
     task = settings.task
     runs = [r for seed_runs in everything["runs"].values() for r in seed_runs.values()]
     total = everything.get("sft_train_seconds", 0) + sum(train_seconds(r["history"]) for r in runs)

@@ -214,7 +214,7 @@ def run_demo(out: Path, settings: DemoSettings | None = None) -> dict[str, Any]:
         console.rule(f"[bold]3/4 RL {index}/{len(settings.variants)}: {VARIANTS[name].label}")
         began = time.perf_counter()
         models[VARIANTS[name].label] = run_variant(name, sft_model, data, out, settings)
-        histories[VARIANTS[name].label] = log_history(out / name)
+        histories[VARIANTS[name].label] = [log_history(out / name)]
         stage(f"rl {name}", began)
 
     console.rule("[bold]4/4 evaluation on the test split")

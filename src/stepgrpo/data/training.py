@@ -25,7 +25,7 @@ came from, so later errors can name it) and, for SFT, `completion`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -163,18 +163,11 @@ def convert_row(data: dict[str, Any], reasoning_format: str = "r1vl", base: Path
     return example
 
 
-def build_dataset(source: str | Path | Iterable[dict[str, Any]], reasoning_format: str = "r1vl",
-                  sft: bool = False, limit: int | None = None, skipped: list[RowError] | None = None):
-    """Read `source` (a data file or folder, or rows in memory) into a `datasets.Dataset`.
-
-    Every bad row is collected and reported at once (file:line and field) before anything trains.
-    With a `skipped` list (`--skip-bad-rows`), bad rows are left out and appended to it instead;
-    only a source with no usable row at all is still an error.
-    """
-    import datasets
-
-    if reasoning_format not in PROMPTS and reasoning_format not in FORMATS:
-        raise ValueError(f"unknown reasoning_format {reasoning_format!r}; allowed: {sorted({*PROMPTS, *FORMATS})}")
+def convert_rows(source: str | Path | Iterable[dict[str, Any]],
+                 convert: Callable[[dict[str, Any], Path | None], dict[str, Any]],
+                 limit: int | None) -> tuple[list[dict[str, Any]], list[RowError], int]:
+    """The first `limit` rows of `source` through `convert(data, base folder)`: (examples, each with its `row`
+    place; bad rows, a `ValueError` from `convert` included; rows read). In-memory rows have no base folder."""
     if isinstance(source, (str, Path)):
         base = Path(source).parent if Path(source).is_file() else Path(source)
         items = iter_rows(source)
@@ -192,12 +185,28 @@ def build_dataset(source: str | Path | Iterable[dict[str, Any]], reasoning_forma
             errors.append(item)
             continue
         try:
-            example = convert_row(item.data, reasoning_format, base, sft)
+            example = convert(item.data, base)
         except ValueError as error:
             errors.append(RowError(item.where, str(error)))
             continue
-        example["row"] = item.where
-        examples.append(example)
+        examples.append({**example, "row": item.where})
+    return examples, errors, total
+
+
+def build_dataset(source: str | Path | Iterable[dict[str, Any]], reasoning_format: str = "r1vl",
+                  sft: bool = False, limit: int | None = None, skipped: list[RowError] | None = None):
+    """Read `source` (a data file or folder, or rows in memory) into a `datasets.Dataset`.
+
+    Every bad row is collected and reported at once (file:line and field) before anything trains.
+    With a `skipped` list (`--skip-bad-rows`), bad rows are left out and appended to it instead;
+    only a source with no usable row at all is still an error.
+    """
+    import datasets
+
+    if reasoning_format not in PROMPTS and reasoning_format not in FORMATS:
+        raise ValueError(f"unknown reasoning_format {reasoning_format!r}; allowed: {sorted({*PROMPTS, *FORMATS})}")
+    examples, errors, total = convert_rows(source, lambda data, base: convert_row(data, reasoning_format, base, sft),
+                                           limit)
     has_images = [example["image"] is not None for example in examples]
     if any(has_images) and not all(has_images):
         errors += [RowError(example["row"], "image: missing while other rows have one")

@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from stepgrpo.data.io import Row, RowError, iter_rows
+from stepgrpo.data.io import RowError
 from stepgrpo.router.format import NONE, answer_completion, kb_from_label, router_completion
 
 BLANK_IMAGE_SIZE = 56
@@ -77,43 +77,28 @@ def build_step_dataset(source: str | Path | Iterable[dict[str, Any]], reasoning_
     import datasets
     from PIL import Image
 
-    from stepgrpo.data.training import settle_row_errors
+    from stepgrpo.data.training import convert_rows, settle_row_errors
 
-    if isinstance(source, (str, Path)):
-        base = Path(source).parent if Path(source).is_file() else Path(source)
-        items = iter_rows(source)
-    else:
-        base = Path.cwd()
-        items = (Row(f"row {index}", dict(data)) for index, data in enumerate(source))
-    examples: list[dict[str, Any]] = []
-    errors: list[RowError] = []
-    total = 0
-    for item in items:
-        if limit is not None and total >= limit:
-            break
-        total += 1
-        if isinstance(item, RowError):
-            errors.append(item)
-            continue
+    def convert(data: dict[str, Any], base: Path | None) -> dict[str, Any]:
         try:
-            step = StepRow.model_validate(item.data)
+            step = StepRow.model_validate(data)
         except ValidationError as error:
-            errors.append(RowError(item.where, _problems(error)))
-            continue
-        images = [base / image for image in step.images]
+            raise ValueError(_problems(error)) from None
+        images = [(base or Path.cwd()) / image for image in step.images]
         missing = [str(path) for path in images if not path.is_file()]
         if missing:
-            errors.append(RowError(item.where, f"field 'images': no such file {missing[0]}"))
-            continue
+            raise ValueError(f"field 'images': no such file {missing[0]}")
         example: dict[str, Any] = {
             "prompt": [{"role": "system", "content": step.system}, {"role": "user", "content": step.problem}],
             "images": [str(path) for path in images],
             "step_type": step.step_type, "ref_query": step.ref_query, "ref_kb": step.ref_kb,
-            "ref_answers": step.ref_answers, "row": item.where,
+            "ref_answers": step.ref_answers,
         }
         if sft:
             example["completion"] = [{"role": "assistant", "content": step.completion()}]
-        examples.append(example)
+        return example
+
+    examples, errors, total = convert_rows(source, convert, limit)
     settle_row_errors(errors, examples, total, source, skipped)
     message = {"role": datasets.Value("string"), "content": datasets.Value("string")}
     features: dict[str, Any] = {
