@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import statistics
 import sys
@@ -227,22 +228,74 @@ def evaluate(model: Path, data: Path, out: Path, settings: EvidenceSettings) -> 
                    (out / "greedy" / "chartmath" / "predictions.jsonl").read_text().splitlines()]
     return {**greedy, "pass_at_k": sum(solved.values()) / len(solved),
             "samples": [{key: p[key] for key in ("id", "answer", "extracted", "correct", "completion")}
-                        for p in predictions[:3]],
-            "hacking": hacking_signs(predictions, data)}
+                        for p in predictions[:3]]}
 
 
-def hacking_signs(predictions: list[dict[str, Any]], data: Path) -> dict[str, float]:
-    """Shares of greedy completions that earn step rewards without being right: valid format but wrong answer,
-    most key steps matched but wrong answer, and the mean completion length in characters."""
+EQUATION = re.compile(r"(-?\d+(?:\s*[-+]\s*\d+)+)\s*=\s*(-?\d+)")
+"""A chain of additions and subtractions of whole numbers and its stated result, as in `7 + 6 + 2 = 15`."""
+SIGNS = {  # key: column title
+    "valid_but_wrong": "valid but wrong",
+    "keysteps_but_wrong": "≥ half the key steps but wrong",
+    "false_sum": "false arithmetic",
+    "misread": "misread table",
+    "lucky": "right answer, false step",
+    "repeated_line": "repeated line",
+    "no_answer": "no answer",
+}
+
+
+def false_sum(text: str) -> bool:
+    """Whether some `a ± b ± … = c` in the text does not add up."""
+    for match in EQUATION.finditer(text):
+        terms = re.findall(r"([-+]?)\s*(\d+)", match[1])
+        if sum(-int(digits) if sign == "-" else int(digits) for sign, digits in terms) != int(match[2]):
+            return True
+    return False
+
+
+def misread(text: str, values: list[dict[str, Any]]) -> bool:
+    """Whether the text states a bar's value (`fox = 7`) other than the table's, or names a bar as the tallest or
+    the shortest that is not."""
+    table = {item["label"]: item["value"] for item in values}
+    extremes = {"tallest": max(table.values()), "shortest": min(table.values())}
+    return (any(label in table and float(value) != table[label]
+                for label, value in re.findall(r"\b([a-z]+) = (\d+(?:\.\d+)?)\b", text))
+            or any(label in table and table[label] != extremes[which]
+                   for which, label in re.findall(r"\b(tallest|shortest) bar is ([a-z]+)\b", text)))
+
+
+def completion_signs(predictions: list[dict[str, Any]], rows: dict[str, dict[str, Any]]) -> dict[str, float]:
+    """Shares of completions that earn step rewards without being right (valid format, most key steps), or whose
+    steps are wrong whatever the answer (arithmetic that does not add up, a bar value the table does not give),
+    or that stuff or ramble (a repeated line, no final answer); plus the mean length in characters."""
     from stepgrpo.rewards import accuracy_report, validity_report
 
-    rows = {json.loads(line)["id"]: json.loads(line) for line in (data / "test.jsonl").read_text().splitlines()}
-    reports = [(p, accuracy_report(p["completion"], rows[p["id"]]["answer"], rows[p["id"]]["key_steps"],
-                                   rows[p["id"]]["choices"]), validity_report(p["completion"])) for p in predictions]
-    wrong = [(a, v) for _, a, v in reports if not a.correct]
-    return {"valid_but_wrong": sum(v.ok for _, v in wrong) / len(reports),
-            "keysteps_but_wrong": sum(a.key_step_fraction >= 0.5 for a, _ in wrong) / len(reports),
-            "mean_chars": statistics.fmean(len(p["completion"]) for p, _, _ in reports)}
+    counts = dict.fromkeys(SIGNS, 0)
+    for prediction in predictions:
+        row, text = rows[prediction["id"].rsplit("~", 1)[0]], prediction["completion"]
+        accuracy = accuracy_report(text, row["answer"], row["key_steps"], row["choices"])
+        lines = [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
+        wrong_step = false_sum(text) or misread(text, row["values"])
+        signs = {"valid_but_wrong": not accuracy.correct and validity_report(text).ok,
+                 "keysteps_but_wrong": not accuracy.correct and accuracy.key_step_fraction >= 0.5,
+                 "false_sum": false_sum(text), "misread": misread(text, row["values"]),
+                 "lucky": accuracy.correct and wrong_step, "repeated_line": len(set(lines)) < len(lines),
+                 "no_answer": not prediction["extracted"]}
+        for key, present in signs.items():
+            counts[key] += present
+    return {**{key: count / len(predictions) for key, count in counts.items()},
+            "mean_chars": statistics.fmean(len(p["completion"]) for p in predictions)}
+
+
+def signs_of(eval_folder: Path, data: Path) -> dict[str, dict[str, float]]:
+    """`completion_signs` of a model's greedy and sampled (pass@k) test completions, from its evaluation files."""
+    rows = {row["id"]: row for row in map(json.loads, (data / "test.jsonl").read_text().splitlines())}
+    found = {}
+    for mode in ("greedy", "pass"):
+        path = eval_folder / mode / "chartmath" / "predictions.jsonl"
+        if path.is_file():
+            found[mode] = completion_signs([json.loads(line) for line in path.read_text().splitlines()], rows)
+    return found
 
 
 # ---------------------------------------------------------------- report
@@ -280,8 +333,7 @@ def table(everything: dict[str, Any], names: tuple[str, ...], seeds: list[int], 
 
 def signal_table(everything: dict[str, Any], names: tuple[str, ...]) -> str:
     lines = ["| variant | zero-spread groups | train accuracy, first → last 10 steps | completion length, first → "
-             "last 10 | greedy: valid but wrong | greedy: ≥ half the key steps but wrong |",
-             "|---|---|---|---|---|---|"]
+             "last 10 |", "|---|---|---|---|"]
     for name in names:
         runs = [r[name] for r in everything["runs"].values() if name in r]
         if not runs:
@@ -292,13 +344,28 @@ def signal_table(everything: dict[str, Any], names: tuple[str, ...]) -> str:
 
         first, last = slice(0, 10), slice(-10, None)
         accuracy, length = CURVES["accuracy"][0], CURVES["length"][0]
-        hacking = {key: statistics.fmean(r["metrics"]["hacking"][key] for r in runs)
-                   for key in ("valid_but_wrong", "keysteps_but_wrong")}
         lines.append(f"| `{name}` | {mean(CURVES['zero_spread'][0], slice(None)):.2f} | "
                      f"{mean(accuracy, first):.3f} → {mean(accuracy, last):.3f} | "
-                     f"{mean(length, first):.0f} → {mean(length, last):.0f} | "
-                     f"{hacking['valid_but_wrong']:.3f} | {hacking['keysteps_but_wrong']:.3f} |")
+                     f"{mean(length, first):.0f} → {mean(length, last):.0f} |")
     return "\n".join(lines)
+
+
+def signs_table(out: Path, everything: dict[str, Any], names: tuple[str, ...]) -> str:
+    """`completion_signs` per model and decoding (greedy; sampled at T=1 for pass@k), mean over finished seeds."""
+    lines = ["| model | decoding | " + " | ".join(SIGNS.values()) + " | mean characters |",
+             "|---|---|" + "---|" * (len(SIGNS) + 1)]
+    models = [(SFT_LABEL, [out / "eval" / "sft"])] if "sft" in everything else []
+    models += [(f"`{name}`", [out / "eval" / f"seed{seed}-{name}" for seed, runs in everything["runs"].items()
+                              if name in runs]) for name in names]
+    for label, folders in models:
+        found = [signs_of(folder, out / "data") for folder in folders]
+        for mode, title in (("greedy", "greedy"), ("pass", "T = 1")):
+            runs = [signs[mode] for signs in found if mode in signs]
+            if runs:
+                cells = [statistics.fmean(run[key] for run in runs) for key in (*SIGNS, "mean_chars")]
+                lines.append(f"| {label} | {title} | " + " | ".join(f"{c:.3f}" for c in cells[:-1])
+                             + f" | {cells[-1]:.0f} |")
+    return "\n".join(lines) if len(lines) > 2 else ""
 
 
 def verdict(everything: dict[str, Any], seeds: list[int]) -> str:
@@ -331,7 +398,7 @@ def samples(everything: dict[str, Any], names: tuple[str, ...]) -> str:
 
 
 def write_report(everything: dict[str, Any], settings: EvidenceSettings, seeds: list[int], folder: Path,
-                 command: str) -> Path:
+                 command: str, out: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     names = (*MAIN, *EXTRA)
     plots = plot_curves(seed_histories(everything["runs"], names), folder, prefix="evidence", curves=CURVES)
@@ -386,8 +453,19 @@ Training time so far: {total / 60:.0f} minutes (from the training logs, over eve
 
 {signal_table(everything, names) or "*No RL run has finished yet.*"}
 
-"Valid but wrong" and "≥ half the key steps but wrong": shares of the greedy test completions that earn StepRVR or
-most of StepRAR's key-step bonus with a wrong answer, the ways a step reward could be gamed.
+Zero-spread groups: the share of GRPO groups whose completions all got the same reward (no gradient from them).
+
+Shares of the test completions (greedy: {settings.test_rows} per model; T = 1: the
+{settings.pass_rows * settings.pass_k} pass@{settings.pass_k} samples), mean over finished seeds:
+
+{signs_table(out, everything, names)}
+
+- *valid but wrong*, *≥ half the key steps but wrong*: a wrong answer that still earns StepRVR, or most of
+  StepRAR's key-step bonus: the ways a step reward could pay for being wrong.
+- *false arithmetic*: a chain `a ± b ± … = c` that does not add up; *misread table*: a stated `label = v` that
+  the table contradicts, or a bar named the tallest or the shortest that is not; *right answer, false step*: a
+  correct answer with either of those (luck, not reasoning).
+- *repeated line* (stuffing), *no answer* (rambling past the token limit).
 
 ## Sample completions (greedy, first test question)
 
@@ -444,7 +522,7 @@ def main() -> None:
             everything["sft_eval_seconds"] = round(time.perf_counter() - began, 1)
             save_results(results_path, everything)
             print(f"sft: { {k: everything['sft'][k] for k in METRICS} }", flush=True)
-            write_report(everything, settings, options.seeds, options.docs, command)
+            write_report(everything, settings, options.seeds, options.docs, command, options.out)
         main_pair = [name for name in variants if name in MAIN]
         order = [(seed, name) for seed in options.seeds for name in main_pair]  # paired results come early
         order += [(seed, name) for name in variants if name not in MAIN for seed in options.seeds]
@@ -464,8 +542,8 @@ def main() -> None:
                 shutil.rmtree(merged)  # 0.5 GB each; the adapter in final/ stays
             print(f"[seed {seed}] {name}: { {k: metrics[k] for k in METRICS} } ({done[name]['seconds']} s)",
                   flush=True)
-            write_report(everything, settings, options.seeds, options.docs, command)
-    report = write_report(everything, settings, options.seeds, options.docs, command)
+            write_report(everything, settings, options.seeds, options.docs, command, options.out)
+    report = write_report(everything, settings, options.seeds, options.docs, command, options.out)
     print(f"wrote {report}")
 
 
