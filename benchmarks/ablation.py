@@ -43,6 +43,7 @@ from stepgrpo.demo import (
     warm_up,
 )
 from stepgrpo.demo import run_variant as train_variant
+from stepgrpo.outputs import write_text_atomic
 
 COMPONENTS = ("outcome", "steprar", "steprvr", "stepgrpo")
 ALGORITHMS = ("stepgrpo", "stepgrpo-step", "stepgrpo-egsw", "stepgrpo-step-egsw")
@@ -54,9 +55,7 @@ def load_results(path: Path) -> dict[str, Any]:
 
 
 def save_results(path: Path, results: dict[str, Any]) -> None:
-    staging = path.with_suffix(".tmp")
-    staging.write_text(json.dumps(results, indent=1) + "\n")
-    os.replace(staging, path)
+    write_text_atomic(path, json.dumps(results, indent=1) + "\n")
 
 
 def warm_up_once(out: Path, data: Path, settings: DemoSettings) -> Path:

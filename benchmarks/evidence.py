@@ -29,6 +29,7 @@ import shutil
 import statistics
 import sys
 import time
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -368,21 +369,78 @@ def signs_table(out: Path, everything: dict[str, Any], names: tuple[str, ...]) -
     return "\n".join(lines) if len(lines) > 2 else ""
 
 
-def verdict(everything: dict[str, Any], seeds: list[int]) -> str:
-    runs = {name: [everything["runs"][str(s)][name]["metrics"]["accuracy"] for s in seeds
-                   if name in everything["runs"].get(str(s), {})] for name in MAIN}
+def verdict(everything: dict[str, Any], seeds: list[int], test_rows: int) -> str:
+    runs = {name: {s: everything["runs"][str(s)][name]["metrics"]["accuracy"] for s in seeds
+                   if name in everything["runs"].get(str(s), {})} for name in MAIN}
     if min(len(v) for v in runs.values()) < len(seeds):
         return (f"**No verdict yet**: outcome-only has {len(runs['outcome'])} and StepGRPO {len(runs['stepgrpo'])} "
                 f"of {len(seeds)} RL seeds finished. Rerun the command above to continue.")
-    outcome, step = statistics.fmean(runs["outcome"]), statistics.fmean(runs["stepgrpo"])
-    noise = max(statistics.stdev(runs["outcome"]), statistics.stdev(runs["stepgrpo"]))
+    outcome, step = statistics.fmean(runs["outcome"].values()), statistics.fmean(runs["stepgrpo"].values())
+    noise = max((statistics.stdev(v.values()) if len(v) > 1 else 0.0) for v in runs.values())
+    paired = ", ".join(f"{runs['stepgrpo'][s] - runs['outcome'][s]:+.3f}" for s in seeds)
+    sampling = (outcome * (1 - outcome) / test_rows) ** 0.5
     diff = step - outcome
-    if abs(diff) <= noise:
-        return (f"StepGRPO {step:.3f} vs outcome-only {outcome:.3f} greedy accuracy: a difference of {diff:+.3f}, "
-                f"within one seed standard deviation ({noise:.3f}); **no measurable difference at this budget**.")
-    better = "beats" if diff > 0 else "does not beat"
-    return (f"StepGRPO {step:.3f} vs outcome-only {outcome:.3f} greedy accuracy ({diff:+.3f}, more than one seed "
-            f"standard deviation, {noise:.3f}): **StepGRPO {better} outcome-only GRPO here**.")
+    detail = (f"StepGRPO {step:.3f} vs outcome-only {outcome:.3f} greedy accuracy, a difference of {diff:+.3f} "
+              f"(per seed, same data order: {paired}; one seed standard deviation: {noise:.3f}; the test set's own "
+              f"sampling error at this accuracy, {test_rows} questions: ±{sampling:.3f})")
+    if abs(diff) <= max(noise, sampling):
+        return f"{detail}: **no measurable difference at this budget**."
+    return f"{detail}: **StepGRPO {'beats' if diff > 0 else 'does worse than'} outcome-only GRPO here**."
+
+
+def greedy_completions(folder: Path) -> dict[str, str]:
+    path = folder / "greedy" / "chartmath" / "predictions.jsonl"
+    return {p["id"]: p["completion"] for p in map(json.loads, path.read_text().splitlines())} if path.is_file() else {}
+
+
+def changed(out: Path, seeds: Iterable[str], name: str) -> float:
+    """Share of greedy test completions of `name`'s runs that differ from the warm-up's, mean over seeds."""
+    before = greedy_completions(out / "eval" / "sft")
+    shares = []
+    for seed in seeds:
+        after = greedy_completions(out / "eval" / f"seed{seed}-{name}")
+        if after and before:
+            shares.append(sum(after[i] != before.get(i) for i in after) / len(after))
+    return statistics.fmean(shares) if shares else float("nan")
+
+
+def reasons(everything: dict[str, Any], out: Path) -> str:
+    """The measured quantities that explain the verdict: how much signal each reward gave, what it could still pay
+    for after the warm-up, and how far the policy moved."""
+    runs = {name: {seed: r[name] for seed, r in everything["runs"].items() if name in r} for name in MAIN}
+    if not all(runs.values()) or "sft" not in everything:
+        return ""
+
+    def logged(name: str, key: str, part: slice = slice(None)) -> float:
+        return statistics.fmean(statistics.fmean(series(r["history"], key)[1][part] or [0.0])
+                                for r in runs[name].values())
+
+    def tested(name: str, key: str) -> float:
+        return statistics.fmean(r["metrics"][key] for r in runs[name].values())
+
+    def moved(name: str) -> float:
+        return changed(out, runs[name], name)
+
+    def drift(name: str) -> str:
+        key = CURVES["length"][0]
+        return f"{logged(name, key, slice(0, 10)):.0f} → {logged(name, key, slice(-10, None)):.0f}"
+
+    sft, zero = everything["sft"], CURVES["zero_spread"][0]
+    return "\n".join([
+        f"- **Reward sparsity.** Groups with zero reward spread (no gradient): outcome-only "
+        f"{logged('outcome', zero):.2f}, StepGRPO {logged('stepgrpo', zero):.2f} of all groups.",
+        f"- **What the step rewards could still pay for.** After the warm-up, greedy validity was already "
+        f"{sft['validity']:.3f} (StepRVR pays almost every completion the same, so it adds no spread) and the "
+        f"key-step fraction {sft['key_step_fraction']:.3f}; after RL: validity {tested('outcome', 'validity'):.3f} "
+        f"(outcome-only) vs {tested('stepgrpo', 'validity'):.3f} (StepGRPO), key-step fraction "
+        f"{tested('outcome', 'key_step_fraction'):.3f} vs {tested('stepgrpo', 'key_step_fraction'):.3f}.",
+        f"- **Length.** Mean completion length over the first → last 10 steps: outcome-only {drift('outcome')} "
+        f"tokens, StepGRPO {drift('stepgrpo')}.",
+        "- **How far the policy moved.** β = 0 (no reference model), so no KL was computed. Greedy test "
+        f"completions that differ from the warm-up's: outcome-only {moved('outcome'):.2f}, StepGRPO "
+        f"{moved('stepgrpo'):.2f} (share of {everything['settings']['test_rows']}, mean over seeds).",
+        "- **Hacking and wrong steps**: the signs table below, each variant's rows against the warm-up's.",
+    ])
 
 
 def samples(everything: dict[str, Any], names: tuple[str, ...]) -> str:
@@ -437,7 +495,9 @@ Why these choices: [smollm2.md](../smollm2.md).
 
 {table(everything, names, seeds, settings.pass_k)}
 
-{verdict(everything, seeds)}
+{verdict(everything, seeds, settings.test_rows)}
+
+{reasons(everything, out)}
 
 Rows marked *not run yet* are planned but not finished; the RL seeds column shows how many seeds each mean covers.
 Training time so far: {total / 60:.0f} minutes (from the training logs, over every sitting). Evaluating one model
@@ -479,6 +539,18 @@ Shares of the test completions (greedy: {settings.test_rows} per model; T = 1: t
 # ---------------------------------------------------------------- main
 
 
+def record(path: Path, everything: dict[str, Any], seed: int, name: str, entry: dict[str, Any]) -> dict[str, Any]:
+    """Add one finished run to `results.json` under a lock, keeping the runs other sittings (other `--seeds`, run
+    side by side on the same `--out`) recorded meanwhile; returns the merged results."""
+    from filelock import FileLock
+
+    with FileLock(str(path) + ".lock"):
+        merged = {**everything, "runs": load_results(path).get("runs", {})}
+        merged["runs"].setdefault(str(seed), {})[name] = entry
+        save_results(path, merged)
+    return merged
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=Path("runs/evidence"))
@@ -512,6 +584,9 @@ def main() -> None:
                + " ".join(map(str, options.seeds)) + (" --smoke" if options.smoke else "")
                + (f" --variants {','.join(variants)}" if tuple(variants) != (*MAIN, *EXTRA) else ""))
 
+    def seeds() -> list[int]:  # the report covers every seed recorded, by this sitting or another
+        return sorted({*options.seeds, *map(int, everything["runs"])})
+
     if not options.report_only:
         data, base = make_data(options.out, settings), make_base(options.out, settings)
         start = warm_up(base, data, options.out, settings)
@@ -522,28 +597,27 @@ def main() -> None:
             everything["sft_eval_seconds"] = round(time.perf_counter() - began, 1)
             save_results(results_path, everything)
             print(f"sft: { {k: everything['sft'][k] for k in METRICS} }", flush=True)
-            write_report(everything, settings, options.seeds, options.docs, command, options.out)
+            write_report(everything, settings, seeds(), options.docs, command, options.out)
         main_pair = [name for name in variants if name in MAIN]
         order = [(seed, name) for seed in options.seeds for name in main_pair]  # paired results come early
         order += [(seed, name) for name in variants if name not in MAIN for seed in options.seeds]
         for seed, name in order:
-            done = everything["runs"].setdefault(str(seed), {})
-            if name in done:
+            everything["runs"] = load_results(results_path).get("runs", everything["runs"])  # other sittings' runs
+            if name in everything["runs"].get(str(seed), {}):
                 continue
             began = time.perf_counter()
             folder = train_variant(name, seed, start, data, options.out, settings)
             evaluated = time.perf_counter()
             merged = merge_adapter(folder / "final", folder / "merged")
             metrics = evaluate(merged, data, options.out / "eval" / f"seed{seed}-{name}", settings)
-            done[name] = {"metrics": metrics, "seconds": round(time.perf_counter() - began, 1),
-                          "eval_seconds": round(time.perf_counter() - evaluated, 1), "history": log_history(folder)}
-            save_results(results_path, everything)
+            entry = {"metrics": metrics, "seconds": round(time.perf_counter() - began, 1),
+                     "eval_seconds": round(time.perf_counter() - evaluated, 1), "history": log_history(folder)}
+            everything = record(results_path, everything, seed, name, entry)
             if merged.name == "merged":
                 shutil.rmtree(merged)  # 0.5 GB each; the adapter in final/ stays
-            print(f"[seed {seed}] {name}: { {k: metrics[k] for k in METRICS} } ({done[name]['seconds']} s)",
-                  flush=True)
-            write_report(everything, settings, options.seeds, options.docs, command, options.out)
-    report = write_report(everything, settings, options.seeds, options.docs, command, options.out)
+            print(f"[seed {seed}] {name}: { {k: metrics[k] for k in METRICS} } ({entry['seconds']} s)", flush=True)
+            write_report(everything, settings, seeds(), options.docs, command, options.out)
+    report = write_report(everything, settings, seeds(), options.docs, command, options.out)
     print(f"wrote {report}")
 
 

@@ -1,4 +1,5 @@
-"""The evidence benchmark's checks of completions: wrong steps and reward-earning wrong answers are counted."""
+"""The evidence benchmark: its checks of completions count wrong steps and reward-earning wrong answers; sittings on
+other seeds side by side keep each other's results."""
 
 import json
 import sys
@@ -8,9 +9,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
 
-from evidence import RL_TASK, completion_signs, false_sum, misread  # noqa: E402
+from evidence import RL_TASK, completion_signs, false_sum, misread, record
 
-from stepgrpo.data.chartmath import write_dataset  # noqa: E402
+from stepgrpo.data.chartmath import write_dataset
 
 VALUES = [{"label": "dog", "value": 8}, {"label": "ant", "value": 6}, {"label": "fox", "value": 7}]
 
@@ -48,3 +49,13 @@ def test_completion_signs_on_real_rows(tmp_path):
     assert signs["valid_but_wrong"] == 0.25 and signs["keysteps_but_wrong"] == 0.25
     assert signs["false_sum"] == 0.25 and signs["lucky"] == 0.25  # the third is right, with a false sum
     assert signs["repeated_line"] == 0.25 and signs["no_answer"] == 0.25 and signs["misread"] == 0.0
+
+
+def test_record_keeps_runs_other_sittings_recorded(tmp_path):
+    path = tmp_path / "results.json"
+    first = {"settings": {"x": 1}, "runs": {}}
+    second = {"settings": {"x": 1}, "runs": {}}  # loaded before the first sitting recorded anything
+    record(path, first, 1, "outcome", {"metrics": {"accuracy": 0.3}})
+    merged = record(path, second, 2, "outcome", {"metrics": {"accuracy": 0.2}})
+    stored = json.loads(path.read_text())
+    assert stored == merged and set(stored["runs"]) == {"1", "2"} and stored["settings"] == {"x": 1}
