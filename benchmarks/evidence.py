@@ -588,16 +588,20 @@ def main() -> None:
         return sorted({*options.seeds, *map(int, everything["runs"])})
 
     if not options.report_only:
-        data, base = make_data(options.out, settings), make_base(options.out, settings)
-        start = warm_up(base, data, options.out, settings)
-        everything["sft_train_seconds"] = sft_train_seconds(options.out)
-        if "sft" not in everything:
-            began = time.perf_counter()
-            everything["sft"] = evaluate(start, data, options.out / "eval" / "sft", settings)
-            everything["sft_eval_seconds"] = round(time.perf_counter() - began, 1)
-            save_results(results_path, everything)
-            print(f"sft: { {k: everything['sft'][k] for k in METRICS} }", flush=True)
-            write_report(everything, settings, seeds(), options.docs, command, options.out)
+        from filelock import FileLock
+
+        with FileLock(str(options.out / "warm-up.lock")):  # a sitting started beside this one waits for it
+            data, base = make_data(options.out, settings), make_base(options.out, settings)
+            start = warm_up(base, data, options.out, settings)
+            everything = {**everything, **load_results(results_path)}
+            everything["sft_train_seconds"] = sft_train_seconds(options.out)
+            if "sft" not in everything:
+                began = time.perf_counter()
+                everything["sft"] = evaluate(start, data, options.out / "eval" / "sft", settings)
+                everything["sft_eval_seconds"] = round(time.perf_counter() - began, 1)
+                save_results(results_path, everything)
+                print(f"sft: { {k: everything['sft'][k] for k in METRICS} }", flush=True)
+                write_report(everything, settings, seeds(), options.docs, command, options.out)
         main_pair = [name for name in variants if name in MAIN]
         order = [(seed, name) for seed in options.seeds for name in main_pair]  # paired results come early
         order += [(seed, name) for name in variants if name not in MAIN for seed in options.seeds]
