@@ -404,6 +404,15 @@ def changed(out: Path, seeds: Iterable[str], name: str) -> float:
     return statistics.fmean(shares) if shares else float("nan")
 
 
+def sampling_errors(everything: dict[str, Any], settings: EvidenceSettings) -> str:
+    if "sft" not in everything:
+        return "(after the warm-up's evaluation)"
+    greedy, passed = everything["sft"]["accuracy"], everything["sft"]["pass_at_k"]
+    return (f"±{(greedy * (1 - greedy) / settings.test_rows) ** 0.5:.3f} for greedy accuracy near the warm-up's "
+            f"({settings.test_rows} questions), ±{(passed * (1 - passed) / settings.pass_rows) ** 0.5:.3f} for "
+            f"pass@{settings.pass_k} ({settings.pass_rows} questions)")
+
+
 def reasons(everything: dict[str, Any], out: Path) -> str:
     """The measured quantities that explain the verdict: how much signal each reward gave, what it could still pay
     for after the warm-up, and how far the policy moved."""
@@ -500,10 +509,12 @@ Why these choices: [smollm2.md](../smollm2.md).
 {reasons(everything, out)}
 
 Rows marked *not run yet* are planned but not finished; the RL seeds column shows how many seeds each mean covers.
-Training time so far: {total / 60:.0f} minutes (from the training logs, over every sitting). Evaluating one model
+A share p measured on n questions has a sampling error of about √(p(1-p)/n): {sampling_errors(everything, settings)}.
+Training time so far: {total / 60:.0f} minutes (from the training logs, over every sitting; a step's time includes
+whatever else the machine ran then, so the minutes per run are not a speed comparison). Evaluating one model
 (merging, {settings.test_rows} greedy and {settings.pass_rows * settings.pass_k} sampled completions) took
-{f"about {statistics.fmean(evaluation) / 60:.0f} minutes" if evaluation else "(not recorded yet)"}. One thread of a
-2-core machine shared with other jobs.
+{f"about {statistics.fmean(evaluation) / 60:.0f} minutes" if evaluation else "(not recorded yet)"}. One or two
+threads of a 2-core machine shared with other jobs.
 
 ## Training curves
 
