@@ -437,7 +437,11 @@ def reasons(everything: dict[str, Any], out: Path) -> str:
     sft, zero = everything["sft"], CURVES["zero_spread"][0]
     return "\n".join([
         f"- **Reward sparsity.** Groups with zero reward spread (no gradient): outcome-only "
-        f"{logged('outcome', zero):.2f}, StepGRPO {logged('stepgrpo', zero):.2f} of all groups.",
+        f"{logged('outcome', zero):.2f}, StepGRPO {logged('stepgrpo', zero):.2f} of all groups. So in about "
+        f"{logged('outcome', zero) - logged('stepgrpo', zero):.2f} of all groups (estimated from outcome-only's "
+        "share on the same prompts) every answer was equally right or wrong and the gradient came from key-step and "
+        "validity differences alone, which GRPO's per-group scaling (`scale_rewards: group`: divide by the group's "
+        "std) makes as large as a right/wrong difference.",
         f"- **What the step rewards could still pay for.** After the warm-up, greedy validity was already "
         f"{sft['validity']:.3f} (StepRVR pays almost every completion the same, so it adds no spread) and the "
         f"key-step fraction {sft['key_step_fraction']:.3f}; after RL: validity {tested('outcome', 'validity'):.3f} "
