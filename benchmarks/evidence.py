@@ -404,6 +404,29 @@ def changed(out: Path, seeds: Iterable[str], name: str) -> float:
     return statistics.fmean(shares) if shares else float("nan")
 
 
+def key_step_separation(out: Path) -> str:
+    """How much more of its key steps a right completion matches than a wrong one, on the warm-up's samples: the
+    part of StepRAR's α·k that points towards right answers."""
+    from stepgrpo.rewards import accuracy_report
+
+    path = out / "eval" / "sft" / "pass" / "chartmath" / "predictions.jsonl"
+    if not path.is_file():
+        return "(after the warm-up's evaluation)"
+    rows = {row["id"]: row for row in map(json.loads, (out / "data" / "test.jsonl").read_text().splitlines())}
+    fractions: dict[tuple[str, bool], list[float]] = {}
+    for prediction in map(json.loads, path.read_text().splitlines()):
+        row = rows[prediction["id"].rsplit("~", 1)[0]]
+        report = accuracy_report(prediction["completion"], row["answer"], row["key_steps"], row["choices"])
+        fractions.setdefault((row["task_type"], report.correct), []).append(report.key_step_fraction)
+    parts = [f"{task} questions, right {statistics.fmean(fractions[task, True]):.2f} vs wrong "
+             f"{statistics.fmean(fractions[task, False]):.2f}" for task in sorted({t for t, _ in fractions})
+             if (task, True) in fractions and (task, False) in fractions]
+    return ("Key-step fraction of the warm-up's sampled completions: " + "; ".join(parts) + ". Within a group that is "
+            "all wrong, StepRAR still ranks completions by the readings and sums they got right, which points towards "
+            "right answers only partly; α = 0.1 keeps that term small next to the answer's 1, but per-group scaling "
+            "undoes that when no answer in the group differs.")
+
+
 def sampling_errors(everything: dict[str, Any], settings: EvidenceSettings) -> str:
     if "sft" not in everything:
         return "(after the warm-up's evaluation)"
@@ -519,6 +542,18 @@ whatever else the machine ran then, so the minutes per run are not a speed compa
 (merging, {settings.test_rows} greedy and {settings.pass_rows * settings.pass_k} sampled completions) took
 {f"about {statistics.fmean(evaluation) / 60:.0f} minutes" if evaluation else "(not recorded yet)"}. One or two
 threads of a 2-core machine shared with other jobs.
+
+## What would change it
+
+- **Budget.** {settings.rl_steps * settings.prompts_per_step} RL prompts per run; R1-VL's StepGRPO saw about 52,500
+  (13,125 steps over its 10K questions, arXiv 2503.12937 and its released code). The differences the paper reports
+  (62.3 → 63.5 MathVista at 7B, Table 4) are a fraction of the seed spread a run this short can resolve.
+- **Reward scaling.** With `scale_rewards: batch` (or `none`, as in Dr. GRPO), a group that differs only in
+  α·k = 0.1 × key-step fraction keeps a small advantage instead of a unit-sized one, so answer correctness dominates
+  the gradient whenever a group has it.
+- **Per-variant learning rate.** One rate for every variant ({settings.rl_learning_rate}); there was no budget for
+  the per-variant sweep the comparison would ideally use.
+- **Key steps that separate right from wrong.** {key_step_separation(out)}
 
 ## Training curves
 
