@@ -29,6 +29,7 @@ import shutil
 import statistics
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -388,6 +389,24 @@ def verdict(everything: dict[str, Any], seeds: list[int], test_rows: int) -> str
     return f"{detail}: **StepGRPO {'beats' if diff > 0 else 'does worse than'} outcome-only GRPO here**."
 
 
+def accuracy_by_kind(out: Path, folders: list[Path]) -> tuple[float, float, float]:
+    """Greedy accuracy on the multiple-choice and on the free-form test questions, and the share of multiple-choice
+    answers that are the model's most frequent letter; mean over the models in `folders`."""
+    rows = {row["id"]: row for row in map(json.loads, (out / "data" / "test.jsonl").read_text().splitlines())}
+    found: list[tuple[float, float, float]] = []
+    for folder in folders:
+        path = folder / "greedy" / "chartmath" / "predictions.jsonl"
+        if not path.is_file():
+            continue
+        predictions = [json.loads(line) for line in path.read_text().splitlines()]
+        multiple = [p for p in predictions if rows[p["id"]]["choices"]]
+        free = [p for p in predictions if not rows[p["id"]]["choices"]]
+        letters = Counter(p["extracted"] for p in multiple)
+        found.append((statistics.fmean(p["correct"] for p in multiple), statistics.fmean(p["correct"] for p in free),
+                      letters.most_common(1)[0][1] / len(multiple)))
+    return tuple(statistics.fmean(values) for values in zip(*found, strict=True)) if found else (float("nan"),) * 3
+
+
 def greedy_completions(folder: Path) -> dict[str, str]:
     path = folder / "greedy" / "chartmath" / "predictions.jsonl"
     return {p["id"]: p["completion"] for p in map(json.loads, path.read_text().splitlines())} if path.is_file() else {}
@@ -450,6 +469,17 @@ def reasons(everything: dict[str, Any], out: Path) -> str:
     def tested(name: str, key: str) -> float:
         return statistics.fmean(r["metrics"][key] for r in runs[name].values())
 
+    def by_kind(name: str) -> tuple[float, float, float]:
+        folders = [out / "eval" / (f"seed{seed}-{name}" if name != "sft" else "sft") for seed in runs.get(name, [0])]
+        return accuracy_by_kind(out, folders)
+
+    def kind(name: str) -> str:
+        multiple, free, letter = by_kind(name)
+        return f"{multiple:.3f} / {free:.3f} ({letter:.2f})"
+
+    def favourite(name: str) -> float:
+        return by_kind(name)[2]
+
     def moved(name: str) -> float:
         return changed(out, runs[name], name)
 
@@ -475,6 +505,13 @@ def reasons(everything: dict[str, Any], out: Path) -> str:
         "- **How far the policy moved.** β = 0 (no reference model), so no KL was computed. Greedy test "
         f"completions that differ from the warm-up's: outcome-only {moved('outcome'):.2f}, StepGRPO "
         f"{moved('stepgrpo'):.2f} (share of {everything['settings']['test_rows']}, mean over seeds).",
+        f"- **Multiple choice.** Greedy accuracy on the multiple-choice questions / on the free-form ones, and the "
+        f"share of multiple-choice answers that are the model's favourite letter: warm-up {kind('sft')}, outcome-only "
+        f"{kind('outcome')}, StepGRPO {kind('stepgrpo')}. " + (
+            "Greedy, every model answers (nearly) every multiple-choice question with the same letter, so that half of "
+            "the accuracy measures the letter's share of the answers, not reasoning; the free-form accuracy is the one "
+            "that can show a difference, and in training the outcome reward pays a lucky letter as fully as right "
+            "reasoning." if min(favourite(name) for name in ("sft", *MAIN)) >= 0.9 else ""),
         "- **Hacking and wrong steps**: the signs table below, each variant's rows against the warm-up's.",
     ])
 
@@ -551,6 +588,8 @@ threads of a 2-core machine shared with other jobs.
 - **Reward scaling.** With `scale_rewards: batch` (or `none`, as in Dr. GRPO), a group that differs only in
   α·k = 0.1 × key-step fraction keeps a small advantage instead of a unit-sized one, so answer correctness dominates
   the gradient whenever a group has it.
+- **No multiple choice.** `mcq_share: 0` for the RL and test questions (or a warm-up that learns the option
+  mapping), so that every answer reward is earned by reasoning (see *Multiple choice* above).
 - **Per-variant learning rate.** One rate for every variant ({settings.rl_learning_rate}); there was no budget for
   the per-variant sweep the comparison would ideally use.
 - **Key steps that separate right from wrong.** {key_step_separation(out)}
