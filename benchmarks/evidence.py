@@ -370,20 +370,30 @@ def signs_table(out: Path, everything: dict[str, Any], names: tuple[str, ...]) -
     return "\n".join(lines) if len(lines) > 2 else ""
 
 
-def verdict(everything: dict[str, Any], seeds: list[int], test_rows: int) -> str:
-    runs = {name: {s: everything["runs"][str(s)][name]["metrics"]["accuracy"] for s in seeds
-                   if name in everything["runs"].get(str(s), {})} for name in MAIN}
-    if min(len(v) for v in runs.values()) < len(seeds):
-        return (f"**No verdict yet**: outcome-only has {len(runs['outcome'])} and StepGRPO {len(runs['stepgrpo'])} "
+def verdict(everything: dict[str, Any], seeds: list[int], out: Path) -> str:
+    done = {name: [s for s in seeds if name in everything["runs"].get(str(s), {})] for name in MAIN}
+    if min(len(v) for v in done.values()) < len(seeds):
+        return (f"**No verdict yet**: outcome-only has {len(done['outcome'])} and StepGRPO {len(done['stepgrpo'])} "
                 f"of {len(seeds)} RL seeds finished. Rerun the command above to continue.")
+    overall = {name: {s: everything["runs"][str(s)][name]["metrics"]["accuracy"] for s in seeds} for name in MAIN}
+    free = {name: {s: accuracy_by_kind(out, [out / "eval" / f"seed{s}-{name}"])[1] for s in seeds} for name in MAIN}
+    rows = [json.loads(line) for line in (out / "data" / "test.jsonl").read_text().splitlines()]
+    return "\n\n".join([compare("greedy accuracy", overall, len(rows)),
+                         compare("greedy accuracy on the free-form questions", free,
+                                 sum(not row["choices"] for row in rows))])
+
+
+def compare(measure: str, runs: dict[str, dict[int, float]], questions: int) -> str:
+    """StepGRPO against outcome-only on one measure, per seed (paired: same data order) and on the mean, against
+    the larger of the seed spread and the test set's own sampling error."""
     outcome, step = statistics.fmean(runs["outcome"].values()), statistics.fmean(runs["stepgrpo"].values())
     noise = max((statistics.stdev(v.values()) if len(v) > 1 else 0.0) for v in runs.values())
-    paired = ", ".join(f"{runs['stepgrpo'][s] - runs['outcome'][s]:+.3f}" for s in seeds)
-    sampling = (outcome * (1 - outcome) / test_rows) ** 0.5
+    paired = ", ".join(f"{runs['stepgrpo'][s] - runs['outcome'][s]:+.3f}" for s in runs["outcome"])
+    sampling = (outcome * (1 - outcome) / questions) ** 0.5
     diff = step - outcome
-    detail = (f"StepGRPO {step:.3f} vs outcome-only {outcome:.3f} greedy accuracy, a difference of {diff:+.3f} "
+    detail = (f"StepGRPO {step:.3f} vs outcome-only {outcome:.3f} {measure}, a difference of {diff:+.3f} "
               f"(per seed, same data order: {paired}; one seed standard deviation: {noise:.3f}; the test set's own "
-              f"sampling error at this accuracy, {test_rows} questions: ±{sampling:.3f})")
+              f"sampling error at this accuracy, {questions} questions: ±{sampling:.3f})")
     if abs(diff) <= max(noise, sampling):
         return f"{detail}: **no measurable difference at this budget**."
     return f"{detail}: **StepGRPO {'beats' if diff > 0 else 'does worse than'} outcome-only GRPO here**."
@@ -568,7 +578,7 @@ Why these choices: [smollm2.md](../smollm2.md).
 
 {table(everything, names, seeds, settings.pass_k)}
 
-{verdict(everything, seeds, settings.test_rows)}
+{verdict(everything, seeds, out)}
 
 {reasons(everything, out)}
 
