@@ -8,7 +8,7 @@ evaluation on its range and total questions, where the warm-up is right about a 
 (docs/smollm2.md, "Difficulty"). From that
 checkpoint, with the same budget and data order, one GRPO run (`stepgrpo train` machinery, TRL's
 GRPOTrainer subclass) per variant and RL seed: first outcome-only GRPO vs StepGRPO (r_auc + r_val),
-then, as time allows, the component rows (+StepRAR, +StepRVR) and `advantage_mode: step`. Every
+then, as time allows, the component rows (+StepRAR, +StepRVR), `advantage_mode: step` and `scale_rewards: batch`. Every
 model is evaluated greedily on the held-out test questions (answer accuracy, key-step fraction,
 validity) and by pass@k at temperature 1 on the first of them.
 
@@ -46,7 +46,7 @@ from stepgrpo.data.chartmath import ChartMathConfig
 from stepgrpo.demo import SFT_LABEL, VARIANTS, DemoSettings, evaluate_model, log_history
 
 MAIN = ("outcome", "stepgrpo")
-EXTRA = ("steprar", "steprvr", "stepgrpo-step")
+EXTRA = ("steprar", "steprvr", "stepgrpo-step", "stepgrpo-batch")
 METRICS = ("accuracy", "key_step_fraction", "validity", "pass_at_k")
 CURVES = {  # file stem: (log key, title)
     "reward": ("reward", "total reward (what each variant optimises)"),
@@ -597,7 +597,7 @@ threads of a 2-core machine shared with other jobs.
   (62.3 → 63.5 MathVista at 7B, Table 4) are a fraction of the seed spread a run this short can resolve.
 - **Reward scaling.** With `scale_rewards: batch` (or `none`, as in Dr. GRPO), a group that differs only in
   α·k = 0.1 × key-step fraction keeps a small advantage instead of a unit-sized one, so answer correctness dominates
-  the gradient whenever a group has it.
+  the gradient whenever a group has it. The `stepgrpo-batch` row tests this.
 - **No multiple choice.** `mcq_share: 0` for the RL and test questions (or a warm-up that learns the option
   mapping), so that every answer reward is earned by reasoning (see *Multiple choice* above).
 - **Per-variant learning rate.** One rate for every variant ({settings.rl_learning_rate}); there was no budget for

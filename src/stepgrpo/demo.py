@@ -54,6 +54,9 @@ VARIANTS: dict[str, Variant] = {
     "stepgrpo-egsw": Variant("StepGRPO + EGSW", {**STEPGRPO, "egsw": {"level": "sequence"}}),
     "stepgrpo-step-egsw": Variant("StepGRPO, step mode + step EGSW",
                                   {**STEPGRPO, "advantage_mode": "step", "egsw": {"level": "step"}}),
+    # Advantages scaled by the batch's std instead of each group's: a group that differs only in key steps keeps
+    # a small advantage (docs/results/evidence.md, "What would change it").
+    "stepgrpo-batch": Variant("StepGRPO, scale_rewards batch", {**STEPGRPO, "scale_rewards": "batch"}),
 }
 DEMO_VARIANTS = ("stepgrpo", "outcome")
 SFT_LABEL = "SFT warm-up (before RL)"
