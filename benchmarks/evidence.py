@@ -377,10 +377,13 @@ def verdict(everything: dict[str, Any], seeds: list[int], out: Path) -> str:
                 f"of {len(seeds)} RL seeds finished. Rerun the command above to continue.")
     overall = {name: {s: everything["runs"][str(s)][name]["metrics"]["accuracy"] for s in seeds} for name in MAIN}
     free = {name: {s: accuracy_by_kind(out, [out / "eval" / f"seed{s}-{name}"])[1] for s in seeds} for name in MAIN}
+    passed = {name: {s: everything["runs"][str(s)][name]["metrics"]["pass_at_k"] for s in seeds} for name in MAIN}
     rows = [json.loads(line) for line in (out / "data" / "test.jsonl").read_text().splitlines()]
+    settings = everything["settings"]
     return "\n\n".join([compare("greedy accuracy", overall, len(rows)),
                          compare("greedy accuracy on the free-form questions", free,
-                                 sum(not row["choices"] for row in rows))])
+                                 sum(not row["choices"] for row in rows)),
+                         compare(f"pass@{settings['pass_k']}", passed, settings["pass_rows"])])
 
 
 def compare(measure: str, runs: dict[str, dict[int, float]], questions: int) -> str:
@@ -389,7 +392,7 @@ def compare(measure: str, runs: dict[str, dict[int, float]], questions: int) -> 
     outcome, step = statistics.fmean(runs["outcome"].values()), statistics.fmean(runs["stepgrpo"].values())
     noise = max((statistics.stdev(v.values()) if len(v) > 1 else 0.0) for v in runs.values())
     paired = ", ".join(f"{runs['stepgrpo'][s] - runs['outcome'][s]:+.3f}" for s in runs["outcome"])
-    sampling = (outcome * (1 - outcome) / questions) ** 0.5
+    sampling = (outcome * (1 - outcome) / questions) ** 0.5  # for one model; a difference's is larger
     diff = step - outcome
     detail = (f"StepGRPO {step:.3f} vs outcome-only {outcome:.3f} {measure}, a difference of {diff:+.3f} "
               f"(per seed, same data order: {paired}; one seed standard deviation: {noise:.3f}; the test set's own "
