@@ -554,8 +554,8 @@ def write_report(everything: dict[str, Any], settings: EvidenceSettings, seeds: 
     evaluation += [r["eval_seconds"] for r in runs if "eval_seconds" in r]
     body = f"""# Evidence: StepGRPO vs outcome-only GRPO on a real pretrained model
 
-Command (CPU, one thread; finished runs in `--out` are reused, unfinished ones resume from their last
-checkpoint, so rerun it to continue or to reproduce every number and plot here):
+Command (CPU; these runs used one or two threads; finished runs in `--out` are reused, unfinished ones resume from
+their last checkpoint, so rerun it to continue or to reproduce every number and plot here):
 
     {command}
 
