@@ -32,6 +32,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, replace
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +44,7 @@ from ablation import load_results, mean_spread, save_results, seed_histories
 
 from stepgrpo.curves import plot_curves, series
 from stepgrpo.data.chartmath import ChartMathConfig
-from stepgrpo.demo import SFT_LABEL, VARIANTS, DemoSettings, evaluate_model, log_history
+from stepgrpo.demo import SFT_LABEL, VARIANTS, DemoSettings, evaluate_model, log_history, own_rows
 
 MAIN = ("outcome", "stepgrpo")
 EXTRA = ("steprar", "steprvr", "stepgrpo-step", "stepgrpo-batch")
@@ -111,27 +112,25 @@ def make_data(out: Path, settings: EvidenceSettings) -> Path:
     """OUT/data: sft.jsonl (TASK rows with `reasoning`); rl.jsonl, test.jsonl and pass.jsonl (RL_TASK rows
     whose chart no SFT row has)."""
     from stepgrpo.data.chartmath import write_dataset
-    from stepgrpo.data.io import read_rows, write_rows
+    from stepgrpo.data.io import write_rows
 
     data = out / "data"
     if (data / "pass.jsonl").is_file():
         return data
-
-    def rows(path: Path) -> list[dict[str, Any]]:
-        return [row.data for row in read_rows(path)[0]]
 
     def chart(row: dict[str, Any]) -> tuple:
         return tuple((item["label"], item["value"]) for item in row["values"])
 
     write_dataset(data / "sft-task", settings.sft_rows, 0, seed=settings.data_seed, config=settings.task,
                   overwrite=True, progress=True)
-    sft = rows(data / "sft-task" / "train.jsonl")
+    sft = own_rows(data / "sft-task" / "train.jsonl")
     rl_rows, spare = settings.rl_steps * settings.prompts_per_step, 50
     write_dataset(data / "rl-task", rl_rows + spare, settings.test_rows + spare, seed=settings.data_seed + 1,
                   config=settings.rl_task, overwrite=True, progress=True)
     seen = {chart(row) for row in sft}
-    train = [row for row in rows(data / "rl-task" / "train.jsonl") if chart(row) not in seen][:rl_rows]
-    test = [row for row in rows(data / "rl-task" / "test.jsonl") if chart(row) not in seen][:settings.test_rows]
+    unseen = {split: [row for row in own_rows(data / "rl-task" / f"{split}.jsonl") if chart(row) not in seen]
+              for split in ("train", "test")}
+    train, test = unseen["train"][:rl_rows], unseen["test"][:settings.test_rows]
     write_rows(data / "sft.jsonl", [{**row, "reasoning": row["solution"]} for row in sft])
     write_rows(data / "rl.jsonl", train)
     write_rows(data / "test.jsonl", test)
@@ -156,22 +155,24 @@ def merge_adapter(adapter: Path, target: Path) -> Path:
     from peft import AutoPeftModelForCausalLM
     from transformers import AutoTokenizer
 
+    from stepgrpo.outputs import atomic_folder
+
     if (target / "config.json").is_file():
         return target
     if not (adapter / "adapter_config.json").is_file():  # full fine-tuning: already a model folder
         return adapter
     model = AutoPeftModelForCausalLM.from_pretrained(str(adapter)).merge_and_unload()
-    staging = target.with_name(f".{target.name}.tmp")
-    shutil.rmtree(staging, ignore_errors=True)
-    model.save_pretrained(staging)
-    AutoTokenizer.from_pretrained(str(adapter)).save_pretrained(staging)
-    os.replace(staging, target)
+    with atomic_folder(target) as staging:
+        model.save_pretrained(staging)
+        AutoTokenizer.from_pretrained(str(adapter)).save_pretrained(staging)
     return target
 
 
 def resumable(output_dir: Path) -> bool:
     """Whether a run folder holds a checkpoint to continue from."""
-    return output_dir.is_dir() and any(p.name.startswith("checkpoint-") for p in output_dir.iterdir())
+    from stepgrpo.training.checkpoints import checkpoints
+
+    return bool(checkpoints(output_dir))
 
 
 def warm_up(base: Path, data: Path, out: Path, settings: EvidenceSettings) -> Path:
@@ -222,15 +223,34 @@ def evaluate(model: Path, data: Path, out: Path, settings: EvidenceSettings) -> 
     sampling = GenerationSettings(max_new_tokens=settings.max_completion_length, temperature=1.0, batch_size=25)
     run_eval("chartmath", data / "pass.jsonl", model, out / "pass", settings=sampling)
     solved: dict[str, bool] = {}
-    for line in (out / "pass" / "chartmath" / "predictions.jsonl").read_text().splitlines():
-        record = json.loads(line)
-        question = record["id"].rsplit("~", 1)[0]
+    for record in predictions(out, "pass"):
+        question = question_id(record)
         solved[question] = solved.get(question, False) or record["correct"]
-    predictions = [json.loads(line) for line in
-                   (out / "greedy" / "chartmath" / "predictions.jsonl").read_text().splitlines()]
     return {**greedy, "pass_at_k": sum(solved.values()) / len(solved),
             "samples": [{key: p[key] for key in ("id", "answer", "extracted", "correct", "completion")}
-                        for p in predictions[:3]]}
+                        for p in predictions(out, "greedy")[:3]]}
+
+
+def predictions(folder: Path, mode: str) -> list[dict[str, Any]]:
+    """A model's evaluation records, `mode` "greedy" or "pass" (pass@k samples); none before it was evaluated."""
+    path = folder / mode / "chartmath" / "predictions.jsonl"
+    return own_rows(path) if path.is_file() else []
+
+
+def question_id(record: dict[str, Any]) -> str:
+    """The test question of a record: pass@k samples are `<id>~<draw>`."""
+    return record["id"].rsplit("~", 1)[0]
+
+
+@cache
+def test_questions(data: Path) -> dict[str, dict[str, Any]]:
+    """id → row of `data/test.jsonl` (written once by `make_data`, never changed after)."""
+    return {row["id"]: row for row in own_rows(data / "test.jsonl")}
+
+
+def finished(everything: dict[str, Any], name: str) -> dict[str, dict[str, Any]]:
+    """seed → the recorded run of variant `name`, for the seeds where it finished."""
+    return {seed: runs[name] for seed, runs in everything["runs"].items() if name in runs}
 
 
 EQUATION = re.compile(r"(-?\d+(?:\s*[-+]\s*\d+)+)\s*=\s*(-?\d+)")
@@ -274,15 +294,14 @@ def completion_signs(predictions: list[dict[str, Any]], rows: dict[str, dict[str
 
     counts = dict.fromkeys(SIGNS, 0)
     for prediction in predictions:
-        row, text = rows[prediction["id"].rsplit("~", 1)[0]], prediction["completion"]
+        row, text = rows[question_id(prediction)], prediction["completion"]
         accuracy = accuracy_report(text, row["answer"], row["key_steps"], row["choices"])
         lines = [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
-        wrong_step = false_sum(text) or misread(text, row["values"])
+        bad_sum, bad_reading = false_sum(text), misread(text, row["values"])
         signs = {"valid_but_wrong": not accuracy.correct and validity_report(text).ok,
                  "keysteps_but_wrong": not accuracy.correct and accuracy.key_step_fraction >= 0.5,
-                 "false_sum": false_sum(text), "misread": misread(text, row["values"]),
-                 "lucky": accuracy.correct and wrong_step, "repeated_line": len(set(lines)) < len(lines),
-                 "no_answer": not prediction["extracted"]}
+                 "false_sum": bad_sum, "misread": bad_reading, "lucky": accuracy.correct and (bad_sum or bad_reading),
+                 "repeated_line": len(set(lines)) < len(lines), "no_answer": not prediction["extracted"]}
         for key, present in signs.items():
             counts[key] += present
     return {**{key: count / len(predictions) for key, count in counts.items()},
@@ -291,13 +310,8 @@ def completion_signs(predictions: list[dict[str, Any]], rows: dict[str, dict[str
 
 def signs_of(eval_folder: Path, data: Path) -> dict[str, dict[str, float]]:
     """`completion_signs` of a model's greedy and sampled (pass@k) test completions, from its evaluation files."""
-    rows = {row["id"]: row for row in map(json.loads, (data / "test.jsonl").read_text().splitlines())}
-    found = {}
-    for mode in ("greedy", "pass"):
-        path = eval_folder / mode / "chartmath" / "predictions.jsonl"
-        if path.is_file():
-            found[mode] = completion_signs([json.loads(line) for line in path.read_text().splitlines()], rows)
-    return found
+    found = {mode: predictions(eval_folder, mode) for mode in ("greedy", "pass")}
+    return {mode: completion_signs(records, test_questions(data)) for mode, records in found.items() if records}
 
 
 # ---------------------------------------------------------------- report
@@ -322,7 +336,7 @@ def table(everything: dict[str, Any], names: tuple[str, ...], seeds: list[int], 
     else:
         lines.append(f"| {SFT_LABEL} | *not run yet* | | | | – | |")
     for name in names:
-        runs = [everything["runs"][str(seed)][name] for seed in seeds if name in everything["runs"].get(str(seed), {})]
+        runs = [run for seed, run in finished(everything, name).items() if int(seed) in seeds]
         label = f"{VARIANTS[name].label} (`{name}`)"
         if not runs:
             lines.append(f"| {label} | *not run yet* | | | | 0/{len(seeds)} | |")
@@ -337,7 +351,7 @@ def signal_table(everything: dict[str, Any], names: tuple[str, ...]) -> str:
     lines = ["| variant | zero-spread groups | train accuracy, first → last 10 steps | completion length, first → "
              "last 10 |", "|---|---|---|---|"]
     for name in names:
-        runs = [r[name] for r in everything["runs"].values() if name in r]
+        runs = list(finished(everything, name).values())
         if not runs:
             continue
 
@@ -357,8 +371,8 @@ def signs_table(out: Path, everything: dict[str, Any], names: tuple[str, ...]) -
     lines = ["| model | decoding | " + " | ".join(SIGNS.values()) + " | mean characters |",
              "|---|---|" + "---|" * (len(SIGNS) + 1)]
     models = [(SFT_LABEL, [out / "eval" / "sft"])] if "sft" in everything else []
-    models += [(f"`{name}`", [out / "eval" / f"seed{seed}-{name}" for seed, runs in everything["runs"].items()
-                              if name in runs]) for name in names]
+    models += [(f"`{name}`", [out / "eval" / f"seed{seed}-{name}" for seed in finished(everything, name)])
+               for name in names]
     for label, folders in models:
         found = [signs_of(folder, out / "data") for folder in folders]
         for mode, title in (("greedy", "greedy"), ("pass", "T = 1")):
@@ -371,14 +385,14 @@ def signs_table(out: Path, everything: dict[str, Any], names: tuple[str, ...]) -
 
 
 def verdict(everything: dict[str, Any], seeds: list[int], out: Path) -> str:
-    done = {name: [s for s in seeds if name in everything["runs"].get(str(s), {})] for name in MAIN}
+    done = {name: [s for s in seeds if str(s) in finished(everything, name)] for name in MAIN}
     if min(len(v) for v in done.values()) < len(seeds):
         return (f"**No verdict yet**: outcome-only has {len(done['outcome'])} and StepGRPO {len(done['stepgrpo'])} "
                 f"of {len(seeds)} RL seeds finished. Rerun the command above to continue.")
     overall = {name: {s: everything["runs"][str(s)][name]["metrics"]["accuracy"] for s in seeds} for name in MAIN}
     free = {name: {s: accuracy_by_kind(out, [out / "eval" / f"seed{s}-{name}"])[1] for s in seeds} for name in MAIN}
     passed = {name: {s: everything["runs"][str(s)][name]["metrics"]["pass_at_k"] for s in seeds} for name in MAIN}
-    rows = [json.loads(line) for line in (out / "data" / "test.jsonl").read_text().splitlines()]
+    rows = test_questions(out / "data").values()
     settings = everything["settings"]
     return "\n\n".join([compare("greedy accuracy", overall, len(rows)),
                          compare("greedy accuracy on the free-form questions", free,
@@ -405,15 +419,14 @@ def compare(measure: str, runs: dict[str, dict[int, float]], questions: int) -> 
 def accuracy_by_kind(out: Path, folders: list[Path]) -> tuple[float, float, float]:
     """Greedy accuracy on the multiple-choice and on the free-form test questions, and the share of multiple-choice
     answers that are the model's most frequent letter; mean over the models in `folders`."""
-    rows = {row["id"]: row for row in map(json.loads, (out / "data" / "test.jsonl").read_text().splitlines())}
+    rows = test_questions(out / "data")
     found: list[tuple[float, float, float]] = []
     for folder in folders:
-        path = folder / "greedy" / "chartmath" / "predictions.jsonl"
-        if not path.is_file():
+        records = predictions(folder, "greedy")
+        if not records:
             continue
-        predictions = [json.loads(line) for line in path.read_text().splitlines()]
-        multiple = [p for p in predictions if rows[p["id"]]["choices"]]
-        free = [p for p in predictions if not rows[p["id"]]["choices"]]
+        multiple = [p for p in records if rows[p["id"]]["choices"]]
+        free = [p for p in records if not rows[p["id"]]["choices"]]
         letters = Counter(p["extracted"] for p in multiple)
         found.append((statistics.fmean(p["correct"] for p in multiple), statistics.fmean(p["correct"] for p in free),
                       letters.most_common(1)[0][1] / len(multiple)))
@@ -421,8 +434,7 @@ def accuracy_by_kind(out: Path, folders: list[Path]) -> tuple[float, float, floa
 
 
 def greedy_completions(folder: Path) -> dict[str, str]:
-    path = folder / "greedy" / "chartmath" / "predictions.jsonl"
-    return {p["id"]: p["completion"] for p in map(json.loads, path.read_text().splitlines())} if path.is_file() else {}
+    return {p["id"]: p["completion"] for p in predictions(folder, "greedy")}
 
 
 def changed(out: Path, seeds: Iterable[str], name: str) -> float:
@@ -441,13 +453,12 @@ def key_step_separation(out: Path) -> str:
     part of StepRAR's α·k that points towards right answers."""
     from stepgrpo.rewards import accuracy_report
 
-    path = out / "eval" / "sft" / "pass" / "chartmath" / "predictions.jsonl"
-    if not path.is_file():
+    samples = predictions(out / "eval" / "sft", "pass")
+    if not samples:
         return "(after the warm-up's evaluation)"
-    rows = {row["id"]: row for row in map(json.loads, (out / "data" / "test.jsonl").read_text().splitlines())}
     fractions: dict[tuple[str, bool], list[float]] = {}
-    for prediction in map(json.loads, path.read_text().splitlines()):
-        row = rows[prediction["id"].rsplit("~", 1)[0]]
+    for prediction in samples:
+        row = test_questions(out / "data")[question_id(prediction)]
         report = accuracy_report(prediction["completion"], row["answer"], row["key_steps"], row["choices"])
         fractions.setdefault((row["task_type"], report.correct), []).append(report.key_step_fraction)
     parts = [f"{task} questions, right {statistics.fmean(fractions[task, True]):.2f} vs wrong "
@@ -471,7 +482,7 @@ def sampling_errors(everything: dict[str, Any], settings: EvidenceSettings) -> s
 def reasons(everything: dict[str, Any], out: Path) -> str:
     """The measured quantities that explain the verdict: how much signal each reward gave, what it could still pay
     for after the warm-up, and how far the policy moved."""
-    runs = {name: {seed: r[name] for seed, r in everything["runs"].items() if name in r} for name in MAIN}
+    runs = {name: finished(everything, name) for name in MAIN}
     if not all(runs.values()) or "sft" not in everything:
         return ""
 
@@ -482,16 +493,13 @@ def reasons(everything: dict[str, Any], out: Path) -> str:
     def tested(name: str, key: str) -> float:
         return statistics.fmean(r["metrics"][key] for r in runs[name].values())
 
-    def by_kind(name: str) -> tuple[float, float, float]:
-        folders = [out / "eval" / (f"seed{seed}-{name}" if name != "sft" else "sft") for seed in runs.get(name, [0])]
-        return accuracy_by_kind(out, folders)
+    kinds = {"sft": accuracy_by_kind(out, [out / "eval" / "sft"]),
+             **{name: accuracy_by_kind(out, [out / "eval" / f"seed{seed}-{name}" for seed in runs[name]])
+                for name in MAIN}}
 
     def kind(name: str) -> str:
-        multiple, free, letter = by_kind(name)
+        multiple, free, letter = kinds[name]
         return f"{multiple:.3f} / {free:.3f} ({letter:.2f})"
-
-    def favourite(name: str) -> float:
-        return by_kind(name)[2]
 
     def moved(name: str) -> float:
         return changed(out, runs[name], name)
@@ -524,7 +532,7 @@ def reasons(everything: dict[str, Any], out: Path) -> str:
             "Greedy, every model answers (nearly) every multiple-choice question with the same letter, so that half of "
             "the accuracy measures the letter's share of the answers, not reasoning; the free-form accuracy is the one "
             "that can show a difference, and in training the outcome reward pays a lucky letter as fully as right "
-            "reasoning." if min(favourite(name) for name in ("sft", *MAIN)) >= 0.9 else ""),
+            "reasoning." if min(letter for _, _, letter in kinds.values()) >= 0.9 else ""),
         "- **Hacking and wrong steps**: the signs table below, each variant's rows against the warm-up's.",
     ])
 

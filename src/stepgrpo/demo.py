@@ -104,7 +104,7 @@ class DemoSettings:
             raise ValueError("train_rows, test_rows, rl_steps, num_generations and prompts_per_step must be >= 1")
 
 
-def _rows(path: Path) -> list[dict[str, Any]]:
+def own_rows(path: Path) -> list[dict[str, Any]]:
     """The rows of a file this pipeline wrote itself (so none can be malformed)."""
     from stepgrpo.data.io import read_rows
 
@@ -119,7 +119,7 @@ def make_data(out: Path, settings: DemoSettings) -> Path:
     data = out / "data"
     write_dataset(data, settings.train_rows, settings.test_rows, seed=settings.data_seed, config=settings.task,
                   overwrite=True, progress=True)
-    write_rows(data / "sft.jsonl", [{**row, "reasoning": row["solution"]} for row in _rows(data / "train.jsonl")])
+    write_rows(data / "sft.jsonl", [{**row, "reasoning": row["solution"]} for row in own_rows(data / "train.jsonl")])
     return data
 
 
@@ -167,8 +167,8 @@ def evaluate_model(model: Path, data: Path, out: Path, settings: DemoSettings) -
 
     generation = GenerationSettings(max_new_tokens=settings.max_completion_length, batch_size=25)
     result = evaluate("chartmath", data / "test.jsonl", model, out, settings=generation)
-    rows = {row["id"]: row for row in _rows(data / "test.jsonl")}
-    predictions = _rows(out / "chartmath" / "predictions.jsonl")
+    rows = {row["id"]: row for row in own_rows(data / "test.jsonl")}
+    predictions = own_rows(out / "chartmath" / "predictions.jsonl")
     reports = [(accuracy_report(p["completion"], rows[p["id"]]["answer"], rows[p["id"]]["key_steps"],
                                 rows[p["id"]]["choices"]), validity_report(p["completion"])) for p in predictions]
     return {"accuracy": result.score / 100,  # the harness reports percent
